@@ -1,0 +1,98 @@
+//! Executes a parsed data command: route its keys, pass the shard's consistency check or propose
+//! it through Raft, and produce the reply.
+//!
+//! Consistency of every read is stated here: linearizable (ReadIndex on the shard leader) unless
+//! the connection said `READONLY`, in which case a follower answers from its applied state, which
+//! may be stale (Redis Cluster's replica reads).
+
+use std::sync::Arc;
+
+use tanli_storage::{KvRead, Record, ScanPage, ShardRead, StorageError};
+
+use crate::cmd::{ReadCmd, ReadCtx, WriteCmd};
+use crate::error::ClusterError;
+use crate::reply::Reply;
+use crate::route::redirect;
+use crate::server::Node;
+use crate::shard::now_ms;
+
+pub async fn write(node: Arc<Node>, cmd: WriteCmd) -> Reply {
+    let keys = cmd.keys();
+    let routed = node.routes.route(&keys);
+    drop(keys);
+    let target = match routed {
+        Err(e) => return e.to_reply(),
+        Ok(Some((slot, shard))) => (Some(slot), shard),
+        // A key-less write (FLUSHDB, FLUSHALL) goes to each shard this node leads.
+        Ok(None) => match node.routes.shards().first() {
+            Some(shard) => (None, shard.clone()),
+            None => return ClusterError::ClusterDown("no shard is hosted here".into()).to_reply(),
+        },
+    };
+    let (slot, shard) = target;
+    match shard.write(&cmd).await {
+        Ok(reply) => reply,
+        Err(e) => redirect(slot, e).to_reply(),
+    }
+}
+
+pub async fn read(node: Arc<Node>, cmd: ReadCmd, stale_ok: bool) -> Reply {
+    let ctx = ReadCtx {
+        now_ms: now_ms(),
+        random: rand::random(),
+    };
+    let keys = cmd.keys();
+    let routed = node.routes.route(&keys);
+    drop(keys);
+    match routed {
+        Err(e) => e.to_reply(),
+        Ok(Some((slot, shard))) => {
+            if !(stale_ok && !shard.is_leader()) {
+                if let Err(e) = shard.linearize().await {
+                    return redirect(Some(slot), e).to_reply();
+                }
+            }
+            reply_of(cmd.execute(&shard.reader, &ctx))
+        }
+        Ok(None) => {
+            // Key-less reads cover the shards this node leads, as Redis Cluster answers them
+            // over a node's primary slots; a node leading none answers as an empty node.
+            let led = node.routes.led_shards();
+            let Some(shard) = led.first() else {
+                return reply_of(cmd.execute(&Empty, &ctx));
+            };
+            if let Err(e) = shard.linearize().await {
+                return redirect(None, e).to_reply();
+            }
+            reply_of(cmd.execute(&shard.reader, &ctx))
+        }
+    }
+}
+
+fn reply_of(r: Result<Reply, StorageError>) -> Reply {
+    r.unwrap_or_else(|e| ClusterError::from(e).to_reply())
+}
+
+/// The view of a node that leads no shard.
+struct Empty;
+
+impl KvRead for Empty {
+    fn get(&self, _key: &[u8]) -> Result<Option<Record>, StorageError> {
+        Ok(None)
+    }
+    fn record_count(&self) -> Result<u64, StorageError> {
+        Ok(0)
+    }
+}
+
+impl ShardRead for Empty {
+    fn scan(&self, _cursor: u64, _count: usize) -> Result<ScanPage, StorageError> {
+        Ok(ScanPage::default())
+    }
+    fn record_at(&self, _seed: u64) -> Result<Option<(Vec<u8>, Record)>, StorageError> {
+        Ok(None)
+    }
+    fn expired(&self, _now_ms: u64, _limit: usize) -> Result<Vec<(Vec<u8>, u64)>, StorageError> {
+        Ok(Vec::new())
+    }
+}

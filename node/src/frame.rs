@@ -1,0 +1,223 @@
+//! Reading client requests off the socket, with limits checked before anything is allocated.
+//!
+//! A request is a RESP array of bulk strings (what every Redis client sends) or an inline command
+//! line (telnet, `redis-cli` piping). Declared lengths are checked against the configured bounds
+//! as soon as their header line arrives — a `$999999999999` is refused without buffering a byte
+//! of it — and only a complete, validated array is handed to the `redis-protocol` decoder.
+
+use bytes::{Bytes, BytesMut};
+use redis_protocol::resp2::decode::decode_bytes_mut;
+use redis_protocol::resp2::types::BytesFrame;
+use tokio_util::codec::Decoder;
+
+/// A header line (`*N` or `$N`) longer than this is malformed.
+const HEADER_LINE_MAX: usize = 32;
+
+#[derive(Debug, Clone, Copy)]
+pub struct RequestLimits {
+    pub bulk_bytes_max: usize,
+    pub array_len_max: usize,
+    pub inline_bytes_max: usize,
+}
+
+/// A protocol violation; the text follows Redis's (`Protocol error: ...`). The connection
+/// answers it with `-ERR` and closes.
+#[derive(Debug, thiserror::Error)]
+pub enum ProtocolError {
+    #[error("Protocol error: {0}")]
+    Invalid(String),
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+fn invalid(msg: impl Into<String>) -> ProtocolError {
+    ProtocolError::Invalid(msg.into())
+}
+
+pub struct RequestDecoder {
+    limits: RequestLimits,
+}
+
+impl RequestDecoder {
+    pub fn new(limits: RequestLimits) -> RequestDecoder {
+        RequestDecoder { limits }
+    }
+}
+
+/// Finds `\r\n` at or after `from`; `Ok(None)` while incomplete, an error when the line is
+/// already longer than a header may be.
+fn header_line(buf: &[u8], from: usize, what: &str) -> Result<Option<(i64, usize)>, ProtocolError> {
+    let window = &buf[from..buf.len().min(from + HEADER_LINE_MAX)];
+    match window.iter().position(|&b| b == b'\r') {
+        None if window.len() >= HEADER_LINE_MAX => Err(invalid(format!("invalid {what} length"))),
+        None => Ok(None),
+        Some(i) if from + i + 1 >= buf.len() => Ok(None),
+        Some(i) => {
+            if buf[from + i + 1] != b'\n' {
+                return Err(invalid(format!("invalid {what} length")));
+            }
+            let n = std::str::from_utf8(&window[..i])
+                .ok()
+                .and_then(|s| s.parse::<i64>().ok())
+                .ok_or_else(|| invalid(format!("invalid {what} length")))?;
+            Ok(Some((n, from + i + 2)))
+        }
+    }
+}
+
+impl RequestDecoder {
+    /// The length of the complete array at the start of `buf`, `Ok(None)` while incomplete.
+    fn scan_array(&self, buf: &[u8]) -> Result<Option<(usize, i64)>, ProtocolError> {
+        let Some((count, mut pos)) = header_line(buf, 1, "multibulk")? else { return Ok(None) };
+        if count > self.limits.array_len_max as i64 {
+            return Err(invalid("invalid multibulk length"));
+        }
+        for _ in 0..count.max(0) {
+            let Some(&tag) = buf.get(pos) else { return Ok(None) };
+            if tag != b'$' {
+                return Err(invalid(format!("expected '$', got '{}'", tag as char)));
+            }
+            let Some((len, body)) = header_line(buf, pos + 1, "bulk")? else { return Ok(None) };
+            if len < 0 || len > self.limits.bulk_bytes_max as i64 {
+                return Err(invalid("invalid bulk length"));
+            }
+            pos = body + len as usize + 2;
+            if pos > buf.len() {
+                return Ok(None);
+            }
+            if &buf[pos - 2..pos] != b"\r\n" {
+                return Err(invalid("expected CRLF after bulk string"));
+            }
+        }
+        Ok(Some((pos, count)))
+    }
+
+    fn inline(&self, buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+        let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
+            if buf.len() > self.limits.inline_bytes_max {
+                return Err(invalid("too big inline request"));
+            }
+            return Ok(None);
+        };
+        if nl > self.limits.inline_bytes_max {
+            return Err(invalid("too big inline request"));
+        }
+        let line = buf.split_to(nl + 1).freeze();
+        let text = line.slice(..line.len() - 1);
+        let text = text.strip_suffix(b"\r").map(|t| text.slice_ref(t)).unwrap_or(text);
+        let mut args = Vec::new();
+        let mut start = None;
+        for (i, &b) in text.iter().enumerate() {
+            match (b == b' ' || b == b'\t', start) {
+                (true, Some(s)) => {
+                    args.push(text.slice(s..i));
+                    start = None;
+                }
+                (false, None) => start = Some(i),
+                _ => {}
+            }
+        }
+        if let Some(s) = start {
+            args.push(text.slice(s..));
+        }
+        if args.iter().any(|a| a.contains(&b'"') || a.contains(&b'\'')) {
+            return Err(invalid("quoted inline requests are not supported; use RESP"));
+        }
+        Ok(Some(args))
+    }
+}
+
+impl Decoder for RequestDecoder {
+    type Item = Vec<Bytes>;
+    type Error = ProtocolError;
+
+    fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+        loop {
+            let Some(&first) = buf.first() else { return Ok(None) };
+            let args = if first == b'*' {
+                let Some((len, count)) = self.scan_array(buf)? else {
+                    return Ok(None);
+                };
+                if count <= 0 {
+                    let _ = buf.split_to(len);
+                    continue;
+                }
+                let (frame, _, _) = decode_bytes_mut(buf)
+                    .map_err(|e| invalid(e.details().to_string()))?
+                    .ok_or_else(|| invalid("incomplete request after validation"))?;
+                match frame {
+                    BytesFrame::Array(items) => items
+                        .into_iter()
+                        .map(|f| match f {
+                            BytesFrame::BulkString(b) => Ok(b),
+                            _ => Err(invalid("expected bulk strings")),
+                        })
+                        .collect::<Result<Vec<_>, _>>()?,
+                    _ => return Err(invalid("expected an array")),
+                }
+            } else {
+                match self.inline(buf)? {
+                    Some(a) => a,
+                    None => return Ok(None),
+                }
+            };
+            if !args.is_empty() {
+                return Ok(Some(args));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dec() -> RequestDecoder {
+        RequestDecoder::new(RequestLimits {
+            bulk_bytes_max: 16,
+            array_len_max: 4,
+            inline_bytes_max: 32,
+        })
+    }
+
+    fn run(input: &[u8]) -> Result<Vec<Vec<Bytes>>, ProtocolError> {
+        let mut d = dec();
+        let mut buf = BytesMut::from(input);
+        let mut out = Vec::new();
+        while let Some(c) = d.decode(&mut buf)? {
+            out.push(c);
+        }
+        Ok(out)
+    }
+
+    #[test]
+    fn arrays_inline_and_pipelines() {
+        let got = run(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\n*0\r\n  \r\n*1\r\n$4\r\nPING\r\n").expect("decode");
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0], vec![Bytes::from("GET"), Bytes::from("k")]);
+        assert_eq!(got[1], vec![Bytes::from("PING")]);
+        assert_eq!(got[2], vec![Bytes::from("PING")]);
+    }
+
+    #[test]
+    fn partial_input_waits() {
+        let mut d = dec();
+        let mut buf = BytesMut::from(&b"*2\r\n$3\r\nGE"[..]);
+        assert!(d.decode(&mut buf).expect("ok").is_none());
+        buf.extend_from_slice(b"T\r\n$1\r\nk\r\n");
+        assert_eq!(d.decode(&mut buf).expect("ok").map(|v| v.len()), Some(2));
+    }
+
+    #[test]
+    fn limits_are_checked_on_the_header() {
+        let err = |b: &[u8]| run(b).expect_err("must fail").to_string();
+        assert_eq!(err(b"*1\r\n$999999999999\r\n"), "Protocol error: invalid bulk length");
+        assert_eq!(err(b"*5\r\n"), "Protocol error: invalid multibulk length");
+        assert_eq!(err(b"*x\r\n"), "Protocol error: invalid multibulk length");
+        assert_eq!(err(b"*1\r\n+OK\r\n"), "Protocol error: expected '$', got '+'");
+        assert_eq!(err(b"*1\r\n$-5\r\n"), "Protocol error: invalid bulk length");
+        assert_eq!(err(&[b'*'; 40]), "Protocol error: invalid multibulk length");
+        assert_eq!(err(&[b'a'; 40]), "Protocol error: too big inline request");
+        assert_eq!(err(b"*1\r\n$2\r\nabcd\r\n"), "Protocol error: expected CRLF after bulk string");
+    }
+}

@@ -1,0 +1,135 @@
+//! INFO sections and the HELLO reply: what a node says about itself.
+//!
+//! Fields keep Redis's names where Redis has one, so existing dashboards and tools read them.
+//! The `raft` section is tanli's own. INFO is answered from local state, not linearizably.
+
+use std::fmt::Write;
+use std::sync::atomic::Ordering;
+
+use crate::reply::Reply;
+use crate::server::Node;
+
+/// The Redis version tanli's command set and replies follow.
+pub const REDIS_COMPAT_VERSION: &str = "7.4.0";
+
+const SECTIONS: [&str; 6] = ["server", "clients", "memory", "stats", "keyspace", "raft"];
+
+pub fn hello(node: &Node, client_id: u64, resp3: bool) -> Reply {
+    let s = |v: &str| Reply::Bulk(v.as_bytes().to_vec());
+    Reply::Map(vec![
+        (s("server"), s("redis")),
+        (s("version"), s(REDIS_COMPAT_VERSION)),
+        (s("proto"), Reply::Int(if resp3 { 3 } else { 2 })),
+        (s("id"), Reply::Int(client_id as i64)),
+        (s("mode"), s("standalone")),
+        (s("role"), s(if node.routes.led_shards().is_empty() { "replica" } else { "master" })),
+        (s("modules"), Reply::Array(vec![])),
+    ])
+}
+
+/// Renders the requested sections (`default`/`all`/`everything` or empty: all of them).
+pub fn render(node: &Node, wanted: &[String]) -> String {
+    let all = wanted.is_empty() || wanted.iter().any(|w| matches!(w.as_str(), "all" | "default" | "everything"));
+    let mut out = String::new();
+    for name in SECTIONS {
+        if !all && !wanted.iter().any(|w| w == name) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str("\r\n");
+        }
+        let _ = match name {
+            "server" => server(node, &mut out),
+            "clients" => clients(node, &mut out),
+            "memory" => memory(&mut out),
+            "stats" => stats(node, &mut out),
+            "keyspace" => keyspace(node, &mut out),
+            _ => raft(node, &mut out),
+        };
+    }
+    out
+}
+
+fn server(node: &Node, out: &mut String) -> std::fmt::Result {
+    let up = node.started.elapsed().as_secs();
+    writeln!(out, "# Server\r")?;
+    writeln!(out, "redis_version:{REDIS_COMPAT_VERSION}\r")?;
+    writeln!(out, "tanli_version:{}\r", env!("CARGO_PKG_VERSION"))?;
+    writeln!(out, "redis_mode:standalone\r")?;
+    writeln!(out, "os:{} {}\r", std::env::consts::OS, std::env::consts::ARCH)?;
+    writeln!(out, "arch_bits:{}\r", usize::BITS)?;
+    writeln!(out, "process_id:{}\r", std::process::id())?;
+    writeln!(out, "run_id:{}\r", node.identity.cluster_id)?;
+    writeln!(out, "tcp_port:{}\r", node.resp_addr.port())?;
+    writeln!(out, "cluster_port:{}\r", node.cluster_addr.port())?;
+    writeln!(out, "uptime_in_seconds:{up}\r")?;
+    writeln!(out, "uptime_in_days:{}\r", up / 86_400)?;
+    writeln!(out, "data_dir:{}\r", node.config.data_dir.display())
+}
+
+fn clients(node: &Node, out: &mut String) -> std::fmt::Result {
+    writeln!(out, "# Clients\r")?;
+    writeln!(out, "connected_clients:{}\r", node.clients.count())?;
+    writeln!(out, "maxclients:{}\r", node.config.connections_max)
+}
+
+/// Resident memory from /proc (Linux); the section says so when it cannot be read.
+fn memory(out: &mut String) -> std::fmt::Result {
+    writeln!(out, "# Memory\r")?;
+    let rss = std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
+        .map(|pages| pages * 4096);
+    match rss {
+        Some(b) => {
+            writeln!(out, "used_memory_rss:{b}\r")?;
+            writeln!(out, "used_memory_rss_human:{:.2}M\r", b as f64 / (1 << 20) as f64)
+        }
+        None => writeln!(out, "used_memory_rss:unavailable\r"),
+    }
+}
+
+fn stats(node: &Node, out: &mut String) -> std::fmt::Result {
+    writeln!(out, "# Stats\r")?;
+    writeln!(out, "total_connections_received:{}\r", node.clients.total_connections.load(Ordering::Relaxed))?;
+    writeln!(out, "total_commands_processed:{}\r", node.commands_processed.load(Ordering::Relaxed))?;
+    writeln!(out, "wal_syncs:{}\r", node.store.stats.wal_syncs.load(Ordering::Relaxed))?;
+    writeln!(out, "wal_sync_waiters:{}\r", node.store.stats.wal_sync_waiters.load(Ordering::Relaxed))
+}
+
+fn keyspace(node: &Node, out: &mut String) -> std::fmt::Result {
+    writeln!(out, "# Keyspace\r")?;
+    let (mut keys, mut expires) = (0, 0);
+    for shard in node.routes.shards() {
+        match shard.reader.applied() {
+            Ok(a) => {
+                keys += a.record_count;
+                expires += a.expiring_count;
+            }
+            Err(e) => tracing::warn!(shard = shard.id, error = %e, "INFO keyspace"),
+        }
+    }
+    if keys > 0 {
+        writeln!(out, "db0:keys={keys},expires={expires},avg_ttl=0\r")?;
+    }
+    Ok(())
+}
+
+fn raft(node: &Node, out: &mut String) -> std::fmt::Result {
+    writeln!(out, "# Raft\r")?;
+    writeln!(out, "node_id:{}\r", node.identity.node_id)?;
+    writeln!(out, "cluster_id:{}\r", node.identity.cluster_id)?;
+    writeln!(out, "raft_shards:{}\r", node.routes.shards().len())?;
+    for shard in node.routes.shards() {
+        let s = shard.status();
+        let id = shard.id;
+        let role = format!("{:?}", s.state).to_ascii_lowercase();
+        writeln!(out, "shard{id}_role:{role}\r")?;
+        writeln!(out, "shard{id}_leader_id:{}\r", s.leader.map(|l| l.to_string()).unwrap_or_default())?;
+        writeln!(out, "shard{id}_leader_addr:{}\r", s.leader_addr.map(|a| a.resp_addr).unwrap_or_default())?;
+        writeln!(out, "shard{id}_term:{}\r", s.term)?;
+        writeln!(out, "shard{id}_last_log_index:{}\r", s.last_log_index)?;
+        writeln!(out, "shard{id}_applied_index:{}\r", s.applied_index)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,34 @@
+//! tanli-server: a Redis-protocol node whose every shard is a Raft group on RocksDB.
+//!
+//! The request path (the data plane), one module each, in the order a `SET k v` takes:
+//!
+//! ```text
+//! server → connection → frame → cmd → exec → route → shard → raft → storage (tanli-storage)
+//! ```
+//!
+//! - `server`: binds listeners, opens the data directory, starts shards, accepts clients.
+//! - `connection`: one client: session state, pipelining, replies in order.
+//! - `frame`: request decoding with limits checked before allocation.
+//! - `cmd`: typed commands (one file per family), their keys, semantics and replies.
+//! - `exec`: runs a data command: routing, consistency check or proposal.
+//! - `route`: the one place that maps keys to shards and refusals to redirects.
+//! - `shard`: one hosted shard: writes through Raft, batched linearizable reads, expiry reclaim.
+//! - `raft`: openraft config, the per-shard network, the node-to-node RPC and its wire format.
+//!
+//! Beside them: `config` (every limit, named), `error` (the one error → reply mapping),
+//! `clients` (CLIENT LIST), `info` (INFO, HELLO). The control plane (gossip, meta shard,
+//! placement) arrives with the cluster issue.
+
+pub mod clients;
+pub mod cmd;
+pub mod config;
+pub mod connection;
+pub mod error;
+pub mod exec;
+pub mod frame;
+pub mod info;
+pub mod raft;
+pub mod reply;
+pub mod route;
+pub mod server;
+pub mod shard;

@@ -1,0 +1,73 @@
+//! The `tanli-server` binary: parse configuration, set up logging, run the node until SIGINT or
+//! SIGTERM.
+
+use std::process::ExitCode;
+
+use tanli_node::config::Config;
+use tokio_util::sync::CancellationToken;
+
+fn filter(loglevel: &str) -> String {
+    match loglevel {
+        "debug" => "debug".into(),
+        "verbose" => "info".into(),
+        "notice" => "info,openraft=warn".into(),
+        "warning" => "warn".into(),
+        other => other.into(),
+    }
+}
+
+fn main() -> ExitCode {
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("tanli-server: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| filter(&config.loglevel).into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("tanli-server: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let shutdown = CancellationToken::new();
+        let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+        let server = tokio::spawn(tanli_node::server::run(config, shutdown.clone(), ready_tx));
+        tokio::spawn(async move {
+            if let Ok(b) = ready_rx.await {
+                println!("tanli ready node={} resp={} cluster={}", b.node_id, b.resp_addr, b.cluster_addr);
+                tracing::info!(resp = %b.resp_addr, "Ready to accept connections");
+            }
+        });
+        let signals = async {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            Ok::<(), std::io::Error>(())
+        };
+        tokio::select! {
+            r = server => r.map_err(anyhow::Error::from).and_then(|r| r),
+            s = signals => {
+                if let Err(e) = s { tracing::warn!(error = %e, "signal handling"); }
+                tracing::info!("shutting down");
+                shutdown.cancel();
+                Ok(())
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tanli-server: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

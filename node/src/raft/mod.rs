@@ -1,0 +1,29 @@
+//! Raft for every shard hosted here: openraft configuration, the shard network ([`network`]), the
+//! node-to-node RPC transport ([`transport`], [`service`]) and its wire format ([`wire`]).
+
+pub mod network;
+pub mod service;
+pub mod transport;
+pub mod wire;
+
+use std::sync::Arc;
+
+use openraft::SnapshotPolicy;
+
+use crate::config::Config;
+
+/// openraft's configuration for a data shard, from the node's config.
+pub fn raft_config(cfg: &Config) -> anyhow::Result<Arc<openraft::Config>> {
+    let c = openraft::Config {
+        cluster_name: "tanli".into(),
+        heartbeat_interval: cfg.heartbeat_interval_ms,
+        election_timeout_min: cfg.election_timeout_min_ms,
+        election_timeout_max: cfg.election_timeout_max_ms,
+        snapshot_policy: SnapshotPolicy::LogsSinceLast(cfg.snapshot_logs_since_last),
+        // Keep enough log after a snapshot that a briefly absent follower catches up from the log.
+        max_in_snapshot_log_to_keep: cfg.snapshot_logs_since_last / 2,
+        enable_pre_vote: Some(true),
+        ..Default::default()
+    };
+    Ok(Arc::new(c.validate()?))
+}

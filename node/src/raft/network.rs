@@ -1,0 +1,128 @@
+//! openraft's network for one shard: each RPC goes through the node's shared [`Transport`],
+//! tagged with the shard id, with the deadline openraft gives (`RPCOption::hard_ttl`).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
+use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
+use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse};
+use openraft::OptionalSend;
+use tanli_storage::types::{PeerAddr, PeerId, ShardId, Snapshot, SnapshotData, TypeConfig, Vote};
+
+use super::transport::{CallError, Transport};
+use super::wire::{Request, Response};
+
+#[derive(Clone)]
+pub struct ShardNetworkFactory {
+    pub transport: Arc<Transport>,
+    pub shard: ShardId,
+}
+
+impl RaftNetworkFactory<TypeConfig> for ShardNetworkFactory {
+    type Network = ShardNetwork;
+
+    async fn new_client(&mut self, target: PeerId, node: &PeerAddr) -> ShardNetwork {
+        ShardNetwork {
+            transport: self.transport.clone(),
+            shard: self.shard,
+            target,
+            addr: node.cluster_addr.parse().map_err(|_| node.cluster_addr.clone()),
+        }
+    }
+}
+
+pub struct ShardNetwork {
+    transport: Arc<Transport>,
+    shard: ShardId,
+    target: PeerId,
+    /// The peer's cluster address, or the unparsable text from the membership.
+    addr: Result<SocketAddr, String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Msg(String);
+
+impl ShardNetwork {
+    async fn call(&self, req: Request, option: &RPCOption) -> Result<Response, CallError> {
+        let addr = match &self.addr {
+            Ok(a) => *a,
+            Err(text) => {
+                return Err(CallError::Unreachable(
+                    SocketAddr::from(([0, 0, 0, 0], 0)),
+                    format!("peer {} has an invalid address {text:?}", self.target),
+                ))
+            }
+        };
+        self.transport.call(addr, self.shard, req, option.hard_ttl()).await
+    }
+
+    fn rpc_error(&self, e: CallError) -> RPCError<TypeConfig> {
+        match e {
+            CallError::Unreachable(..) => RPCError::Unreachable(Unreachable::new(&Msg(e.to_string()))),
+            other => RPCError::Network(NetworkError::new(&Msg(other.to_string()))),
+        }
+    }
+
+    fn unexpected(&self) -> RPCError<TypeConfig> {
+        RPCError::Network(NetworkError::new(&Msg("mismatched reply kind".into())))
+    }
+}
+
+impl RaftNetworkV2<TypeConfig> for ShardNetwork {
+    type SnapshotData = SnapshotData;
+
+    async fn append_entries(
+        &mut self,
+        rpc: AppendEntriesRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
+        match self.call(Request::Append(rpc), &option).await.map_err(|e| self.rpc_error(e))? {
+            Response::Append(r) => Ok(r),
+            _ => Err(self.unexpected()),
+        }
+    }
+
+    async fn vote(&mut self, rpc: VoteRequest<TypeConfig>, option: RPCOption) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        match self.call(Request::Vote(rpc), &option).await.map_err(|e| self.rpc_error(e))? {
+            Response::Vote(r) => Ok(r),
+            _ => Err(self.unexpected()),
+        }
+    }
+
+    async fn pre_vote(&mut self, rpc: VoteRequest<TypeConfig>, option: RPCOption) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        match self.call(Request::PreVote(rpc), &option).await.map_err(|e| self.rpc_error(e))? {
+            Response::Vote(r) => Ok(r),
+            _ => Err(self.unexpected()),
+        }
+    }
+
+    async fn full_snapshot(
+        &mut self,
+        vote: Vote,
+        snapshot: Snapshot,
+        cancel: impl Future<Output = ReplicationClosed> + OptionalSend + 'static,
+        option: RPCOption,
+    ) -> Result<SnapshotResponse<TypeConfig>, StreamingError<TypeConfig>> {
+        let req = Request::Snapshot {
+            vote,
+            meta: snapshot.meta,
+            data: snapshot.snapshot.into_inner(),
+        };
+        let to_streaming = |e: RPCError<TypeConfig>| match e {
+            RPCError::Unreachable(u) => StreamingError::Unreachable(u),
+            RPCError::Timeout(t) => StreamingError::Timeout(t),
+            RPCError::Network(n) => StreamingError::Network(n),
+            RPCError::RemoteError(r) => StreamingError::Network(NetworkError::new(&Msg(r.to_string()))),
+        };
+        tokio::select! {
+            closed = cancel => Err(StreamingError::Closed(closed)),
+            res = self.call(req, &option) => match res.map_err(|e| to_streaming(self.rpc_error(e)))? {
+                Response::Snapshot(r) => Ok(r),
+                _ => Err(to_streaming(self.unexpected())),
+            },
+        }
+    }
+}

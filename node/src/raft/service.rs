@@ -1,0 +1,137 @@
+//! Incoming Raft RPC: accepts peer connections on the cluster port and hands each request to the
+//! addressed shard's Raft, replying on the same connection. Requests run concurrently (one slow
+//! shard never stalls another's messages), at most `inflight_max` per connection.
+
+use std::collections::HashMap;
+use std::io::Cursor;
+use std::sync::{Arc, RwLock};
+
+use futures::{SinkExt, StreamExt};
+use tanli_storage::types::{Raft, ShardId, Snapshot};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, Semaphore};
+use tokio_util::codec::{FramedRead, FramedWrite};
+use tokio_util::sync::CancellationToken;
+
+use super::transport::codec;
+use super::wire::{self, Frame, Request, Response, WireError};
+
+/// The shards hosted here. A std lock: read to clone a handle out, never held across await.
+pub type Registry = Arc<RwLock<HashMap<ShardId, Raft>>>;
+
+#[derive(Clone)]
+pub struct ServiceConfig {
+    pub cluster_id: String,
+    pub frame_bytes_max: usize,
+    pub inflight_max: usize,
+}
+
+pub async fn serve(listener: TcpListener, registry: Registry, cfg: ServiceConfig, shutdown: CancellationToken) {
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cluster port accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let (registry, cfg, shutdown) = (registry.clone(), cfg.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                _ = connection(stream, registry, cfg) => {}
+            }
+            tracing::debug!(%peer, "raft connection closed");
+        });
+    }
+}
+
+async fn connection(stream: TcpStream, registry: Registry, cfg: ServiceConfig) {
+    let _ = stream.set_nodelay(true);
+    let peer = stream.peer_addr().ok();
+    let (rd, wr) = stream.into_split();
+    let mut reader = FramedRead::new(rd, codec(cfg.frame_bytes_max));
+    let mut writer = FramedWrite::new(wr, codec(cfg.frame_bytes_max));
+    match reader.next().await.map(|r| r.map(|b| wire::decode(&b))) {
+        Some(Ok(Ok(Frame::Hello { cluster_id, node_id }))) if cluster_id == cfg.cluster_id => {
+            tracing::debug!(?peer, node_id, "raft peer connected");
+        }
+        Some(Ok(Ok(Frame::Hello { cluster_id, node_id }))) => {
+            tracing::error!(?peer, node_id, theirs = %cluster_id, ours = %cfg.cluster_id, "refusing a node of another cluster");
+            if let Ok(b) = wire::encode(&Frame::Refused {
+                reason: format!("this node belongs to cluster {:?}", cfg.cluster_id),
+            }) {
+                let _ = writer.send(b).await;
+            }
+            return;
+        }
+        other => {
+            tracing::warn!(?peer, first = ?other.map(|r| r.map(|f| f.is_ok())), "raft connection without a valid hello");
+            return;
+        }
+    }
+    let (tx, mut rx) = mpsc::channel(cfg.inflight_max);
+    let writer_task = tokio::spawn(async move {
+        while let Some(frame) = rx.recv().await {
+            if writer.send(frame).await.is_err() {
+                break;
+            }
+        }
+    });
+    let permits = Arc::new(Semaphore::new(cfg.inflight_max));
+    while let Some(item) = reader.next().await {
+        let frame = match item.map_err(|e| e.to_string()).and_then(|b| wire::decode(&b).map_err(|e| e.to_string())) {
+            Ok(f) => f,
+            Err(e) => {
+                tracing::warn!(?peer, error = %e, "dropping raft connection");
+                break;
+            }
+        };
+        let Frame::Request { id, shard, body } = frame else {
+            tracing::warn!(?peer, "unexpected frame on raft connection");
+            break;
+        };
+        let Ok(permit) = permits.clone().acquire_owned().await else { break };
+        let raft = registry.read().unwrap_or_else(|e| e.into_inner()).get(&shard).cloned();
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let body = match raft {
+                Some(raft) => handle(&raft, body).await,
+                None => Err(WireError::UnknownShard(shard)),
+            };
+            match wire::encode(&Frame::Response { id, body }) {
+                Ok(b) => {
+                    let _ = tx.send(b).await;
+                }
+                Err(e) => tracing::error!(error = %e, "could not encode a raft reply"),
+            }
+            drop(permit);
+        });
+    }
+    drop(tx);
+    let _ = writer_task.await;
+}
+
+async fn handle(raft: &Raft, req: Request) -> Result<Response, WireError> {
+    let raft_err = |e: &dyn std::fmt::Display| WireError::Raft(e.to_string());
+    match req {
+        Request::Append(r) => raft.append_entries(r).await.map(Response::Append).map_err(|e| raft_err(&e)),
+        Request::Vote(r) => raft.vote(r).await.map(Response::Vote).map_err(|e| raft_err(&e)),
+        Request::PreVote(r) => raft.pre_vote(r).await.map(Response::Vote).map_err(|e| raft_err(&e)),
+        Request::Snapshot { vote, meta, data } => raft
+            .install_full_snapshot(
+                vote,
+                Snapshot {
+                    meta,
+                    snapshot: Cursor::new(data),
+                },
+            )
+            .await
+            .map(Response::Snapshot)
+            .map_err(|e| raft_err(&e)),
+    }
+}

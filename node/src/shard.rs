@@ -1,0 +1,204 @@
+//! One shard hosted on this node: its Raft, how a write is proposed and a read is made
+//! linearizable, and the leader's reclaiming of expired keys.
+//!
+//! Writes: the command is encoded, stamped with the leader's clock (never going backwards on this
+//! node) and proposed; the reply comes from the state machine after commit and apply.
+//! Reads: linearizable by ReadIndex (openraft's `ensure_linearizable`), batched: concurrent reads
+//! share one leadership check that started after they arrived, then read the applied state.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use openraft::error::{ClientWriteError, LinearizableReadError, RaftError};
+use openraft::{ReadPolicy, ServerState};
+use tanli_storage::types::{PeerAddr, Proposal, Raft, ShardId};
+use tanli_storage::{ShardRead, ShardReader};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use crate::cmd::WriteCmd;
+use crate::reply::Reply;
+
+/// Reads waiting for the next leadership check, before new reads wait for room.
+const READ_QUEUE_MAX: usize = 65_536;
+
+/// Why a shard could not serve a command.
+#[derive(Debug, Clone)]
+pub enum ShardError {
+    /// Another replica leads (if known: where).
+    NotLeader(Option<PeerAddr>),
+    /// Nothing was applied; retry.
+    Retry(String),
+    /// The write may or may not have been applied.
+    Unknown(String),
+    Internal(String),
+}
+
+pub struct ShardLimits {
+    pub read_timeout: Duration,
+    pub write_timeout: Duration,
+    pub reclaim_interval: Duration,
+    pub reclaim_keys_max: usize,
+}
+
+pub struct Shard {
+    pub id: ShardId,
+    pub raft: Raft,
+    pub reader: ShardReader,
+    limits: ShardLimits,
+    last_stamp_ms: AtomicU64,
+    reads: mpsc::Sender<oneshot::Sender<Result<(), ShardError>>>,
+}
+
+pub fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+impl Shard {
+    /// Wraps a started Raft and spawns the shard's read batcher and expiry reclaimer.
+    pub fn start(id: ShardId, raft: Raft, reader: ShardReader, limits: ShardLimits, shutdown: CancellationToken) -> Arc<Shard> {
+        let (tx, rx) = mpsc::channel(READ_QUEUE_MAX);
+        let shard = Arc::new(Shard {
+            id,
+            raft: raft.clone(),
+            reader,
+            limits,
+            last_stamp_ms: AtomicU64::new(0),
+            reads: tx,
+        });
+        tokio::spawn(batch_reads(raft, rx, shutdown.clone()));
+        tokio::spawn(reclaim_expired(Arc::downgrade(&shard), shutdown));
+        shard
+    }
+
+    /// The leader's clock for a new entry: wall time, but never below what this node stamped.
+    fn stamp(&self) -> u64 {
+        let now = now_ms();
+        self.last_stamp_ms.fetch_max(now, Ordering::Relaxed).max(now)
+    }
+
+    /// Proposes `cmd` and waits for its applied reply.
+    pub async fn write(&self, cmd: &WriteCmd) -> Result<Reply, ShardError> {
+        let proposal = Proposal {
+            stamp_ms: self.stamp(),
+            cmd: cmd.encode(),
+        };
+        let res = tokio::time::timeout(self.limits.write_timeout, self.raft.client_write(proposal)).await;
+        match res {
+            Err(_) => Err(ShardError::Unknown(format!(
+                "write not confirmed within {} ms; it may or may not have been applied",
+                self.limits.write_timeout.as_millis()
+            ))),
+            Ok(Ok(resp)) => Reply::from_bytes(&resp.data.0).map_err(|e| ShardError::Internal(format!("undecodable reply: {e}"))),
+            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => Err(ShardError::NotLeader(f.leader_node)),
+            Ok(Err(RaftError::APIError(ClientWriteError::LogEntryDiscarded(_)))) => Err(ShardError::Unknown(
+                "leader changed before the write was confirmed; it may or may not have been applied".into(),
+            )),
+            Ok(Err(RaftError::APIError(e))) => Err(ShardError::Retry(e.to_string())),
+            Ok(Err(RaftError::Fatal(f))) => Err(ShardError::Internal(format!("shard {} stopped: {f}", self.id))),
+        }
+    }
+
+    /// Waits until a read started now may see every write acknowledged before it.
+    pub async fn linearize(&self) -> Result<(), ShardError> {
+        let (tx, rx) = oneshot::channel();
+        self.reads
+            .send(tx)
+            .await
+            .map_err(|_| ShardError::Internal("read batcher stopped".into()))?;
+        match tokio::time::timeout(self.limits.read_timeout, rx).await {
+            Err(_) => Err(ShardError::Retry("read could not be confirmed in time".into())),
+            Ok(Err(_)) => Err(ShardError::Internal("read batcher stopped".into())),
+            Ok(Ok(r)) => r,
+        }
+    }
+
+    /// This replica's role and leader, from Raft's metrics.
+    pub fn status(&self) -> ShardStatus {
+        let m = self.raft.metrics().borrow().clone();
+        ShardStatus {
+            state: m.state,
+            leader: m.current_leader,
+            term: m.current_term,
+            last_log_index: m.last_log_index.unwrap_or(0),
+            applied_index: m.last_applied.map(|l| l.index).unwrap_or(0),
+            leader_addr: m
+                .current_leader
+                .and_then(|l| m.membership_config.membership().get_node(&l).cloned()),
+        }
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.status().state == ServerState::Leader
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ShardStatus {
+    pub state: ServerState,
+    pub leader: Option<u64>,
+    pub term: u64,
+    pub last_log_index: u64,
+    pub applied_index: u64,
+    pub leader_addr: Option<PeerAddr>,
+}
+
+/// One leadership check at a time, serving every read that queued before it started.
+async fn batch_reads(raft: Raft, mut rx: mpsc::Receiver<oneshot::Sender<Result<(), ShardError>>>, shutdown: CancellationToken) {
+    loop {
+        let first = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            w = rx.recv() => match w { Some(w) => w, None => return },
+        };
+        let mut waiting = vec![first];
+        while let Ok(w) = rx.try_recv() {
+            waiting.push(w);
+        }
+        let outcome = match raft.ensure_linearizable(ReadPolicy::ReadIndex).await {
+            Ok(_) => Ok(()),
+            Err(RaftError::APIError(LinearizableReadError::ForwardToLeader(f))) => Err(ShardError::NotLeader(f.leader_node)),
+            Err(RaftError::APIError(LinearizableReadError::QuorumNotEnough(q))) => Err(ShardError::Retry(q.to_string())),
+            Err(RaftError::Fatal(f)) => Err(ShardError::Internal(f.to_string())),
+        };
+        for w in waiting {
+            let _ = w.send(outcome.clone());
+        }
+    }
+}
+
+/// On the leader, proposes deletion of keys whose expiry has passed. Followers never delete on
+/// their own: every removal is a log entry, so replicas stay identical.
+async fn reclaim_expired(shard: std::sync::Weak<Shard>, shutdown: CancellationToken) {
+    let interval = match shard.upgrade() {
+        Some(s) => s.limits.reclaim_interval,
+        None => return,
+    };
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let Some(shard) = shard.upgrade() else { return };
+        if !shard.is_leader() {
+            continue;
+        }
+        let expired = match shard.reader.expired(now_ms(), shard.limits.reclaim_keys_max) {
+            Ok(e) => e,
+            Err(e) => {
+                tracing::error!(shard = shard.id, error = %e, "reading the expiry index failed");
+                continue;
+            }
+        };
+        if expired.is_empty() {
+            continue;
+        }
+        let n = expired.len();
+        match shard.write(&WriteCmd::reap(expired)).await {
+            Ok(_) => tracing::debug!(shard = shard.id, keys = n, "reclaimed expired keys"),
+            Err(e) => tracing::debug!(shard = shard.id, error = ?e, "expiry reclaim deferred"),
+        }
+    }
+}

@@ -1,0 +1,252 @@
+//! The node's one RocksDB: opening it, the directory lock, node identity, and the WAL flusher.
+//!
+//! Durability lives here: log appends and votes are written to RocksDB (readable at once) and
+//! acknowledged only after the flusher has synced the WAL (`FlushWAL(sync=true)`). One sync serves
+//! every append and vote waiting at that moment, from every shard on the node (group commit).
+//! Data written by apply rides the same WAL; it is never acknowledged on its own, because the log
+//! it is derived from is already durable.
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+
+use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Options, DB};
+
+use crate::keys;
+use crate::StorageError;
+
+/// Version of the on-disk layout in `keys.rs`. A data directory with another version is refused.
+const FORMAT_VERSION: u8 = 1;
+
+/// Bounds and tuning of the node's store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Appends and votes waiting for a WAL sync before senders wait.
+    pub flush_queue_max: usize,
+    /// RocksDB block cache, shared by all shards.
+    pub block_cache_bytes: usize,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            flush_queue_max: 65_536,
+            block_cache_bytes: 256 << 20,
+        }
+    }
+}
+
+/// Why a data directory could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("data directory {0} is in use by another tanli-server process")]
+    Locked(PathBuf),
+    #[error("data directory {dir}: {source}")]
+    Io { dir: PathBuf, source: io::Error },
+    #[error("data directory {dir}: {detail}")]
+    Db { dir: PathBuf, detail: String },
+    #[error("data directory {dir} has on-disk format {found}, this build reads format {FORMAT_VERSION}")]
+    Format { dir: PathBuf, found: u8 },
+}
+
+/// Who this node is. Lives on the volume: a node restarted elsewhere with the same data directory
+/// keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub node_id: u64,
+    pub cluster_id: String,
+}
+
+type FlushCallback = Box<dyn FnOnce(Result<(), io::Error>) + Send>;
+
+/// Counters for INFO and metrics.
+#[derive(Debug, Default)]
+pub struct StoreStats {
+    pub wal_syncs: AtomicU64,
+    pub wal_sync_waiters: AtomicU64,
+}
+
+/// The node's store. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) db: Arc<DB>,
+    flush_tx: mpsc::SyncSender<FlushCallback>,
+    pub stats: Arc<StoreStats>,
+    dir: PathBuf,
+    _lock: Arc<File>,
+}
+
+impl Store {
+    /// Opens (creating if empty) the store in `dir`. Fails, touching nothing, if another process
+    /// holds the directory or its format is unknown.
+    pub fn open(dir: &Path, opts: &StoreOptions) -> Result<Store, OpenError> {
+        let io_err = |source| OpenError::Io {
+            dir: dir.to_path_buf(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(io_err)?;
+        let lock = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join("tanli.lock"))
+            .map_err(io_err)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(OpenError::Locked(dir.to_path_buf())),
+            Err(std::fs::TryLockError::Error(e)) => return Err(io_err(e)),
+        }
+        let db_dir = dir.join("db");
+        let mut db_opts = Options::default();
+        db_opts.create_if_missing(true);
+        db_opts.create_missing_column_families(true);
+        // A torn tail record after a crash is dropped; everything before it is kept. Nothing in a
+        // torn record was acknowledged, because acknowledgement waits for the sync.
+        db_opts.set_wal_recovery_mode(rocksdb::DBRecoveryMode::PointInTime);
+        db_opts.increase_parallelism(2);
+        let cache = rocksdb::Cache::new_lru_cache(opts.block_cache_bytes);
+        let mut table = rocksdb::BlockBasedOptions::default();
+        table.set_block_cache(&cache);
+        table.set_bloom_filter(10.0, false);
+        let cfs = keys::ALL_CFS.iter().map(|name| {
+            let mut o = Options::default();
+            o.set_block_based_table_factory(&table);
+            if *name != keys::CF_LOG {
+                o.set_compression_type(rocksdb::DBCompressionType::Lz4);
+            }
+            ColumnFamilyDescriptor::new(*name, o)
+        });
+        let db = DB::open_cf_descriptors(&db_opts, &db_dir, cfs).map_err(|e| OpenError::Db {
+            dir: dir.to_path_buf(),
+            detail: e.to_string(),
+        })?;
+        let db = Arc::new(db);
+        let meta = db.cf_handle(keys::CF_META).ok_or_else(|| OpenError::Db {
+            dir: dir.to_path_buf(),
+            detail: "missing meta column family".into(),
+        })?;
+        let db_err = |e: rocksdb::Error| OpenError::Db {
+            dir: dir.to_path_buf(),
+            detail: e.to_string(),
+        };
+        match db.get_cf(meta, keys::NODE_FORMAT).map_err(db_err)? {
+            Some(v) if v.as_slice() == [FORMAT_VERSION] => {}
+            Some(v) => {
+                return Err(OpenError::Format {
+                    dir: dir.to_path_buf(),
+                    found: v.first().copied().unwrap_or(0),
+                })
+            }
+            None => db.put_cf(meta, keys::NODE_FORMAT, [FORMAT_VERSION]).map_err(db_err)?,
+        }
+        let stats = Arc::new(StoreStats::default());
+        let (flush_tx, flush_rx) = mpsc::sync_channel(opts.flush_queue_max);
+        let flusher_db = db.clone();
+        let flusher_stats = stats.clone();
+        std::thread::Builder::new()
+            .name("tanli-wal-sync".into())
+            .spawn(move || run_flusher(flusher_db, flush_rx, flusher_stats))
+            .map_err(io_err)?;
+        Ok(Store {
+            db,
+            flush_tx,
+            stats,
+            dir: dir.to_path_buf(),
+            _lock: Arc::new(lock),
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub(crate) fn cf(&self, name: &'static str) -> Result<&ColumnFamily, StorageError> {
+        self.db
+            .cf_handle(name)
+            .ok_or_else(|| StorageError::Db(format!("missing column family {name}")))
+    }
+
+    /// The identity recorded in this directory, if any.
+    pub fn identity(&self) -> Result<Option<Identity>, StorageError> {
+        let meta = self.cf(keys::CF_META)?;
+        let id = self.db.get_cf(&meta, keys::NODE_ID).map_err(db_err)?;
+        let cluster = self.db.get_cf(&meta, keys::NODE_CLUSTER).map_err(db_err)?;
+        match (id, cluster) {
+            (None, None) => Ok(None),
+            (Some(id), Some(cluster)) => {
+                let node_id = u64::from_be_bytes(id.as_slice().try_into().map_err(|_| StorageError::Corrupt {
+                    what: "node id",
+                    detail: format!("{} bytes", id.len()),
+                })?);
+                let cluster_id = String::from_utf8(cluster).map_err(|e| StorageError::Corrupt {
+                    what: "cluster id",
+                    detail: e.to_string(),
+                })?;
+                Ok(Some(Identity { node_id, cluster_id }))
+            }
+            _ => Err(StorageError::Corrupt {
+                what: "identity",
+                detail: "node id and cluster id must be recorded together".into(),
+            }),
+        }
+    }
+
+    /// Records the identity, durably, in one batch.
+    pub fn set_identity(&self, identity: &Identity) -> Result<(), StorageError> {
+        let meta = self.cf(keys::CF_META)?;
+        let mut batch = rocksdb::WriteBatch::default();
+        batch.put_cf(&meta, keys::NODE_ID, identity.node_id.to_be_bytes());
+        batch.put_cf(&meta, keys::NODE_CLUSTER, identity.cluster_id.as_bytes());
+        let mut wo = rocksdb::WriteOptions::default();
+        wo.set_sync(true);
+        self.db.write_opt(batch, &wo).map_err(db_err)
+    }
+
+    /// Queues `callback` to run after the next WAL sync, which covers everything written before
+    /// this call.
+    pub(crate) fn after_sync(&self, callback: FlushCallback) -> Result<(), io::Error> {
+        self.flush_tx
+            .send(callback)
+            .map_err(|_| io::Error::other("the WAL flusher has stopped"))
+    }
+
+    /// Waits until everything written so far is synced to disk.
+    pub(crate) async fn sync(&self) -> Result<(), io::Error> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.after_sync(Box::new(move |res| {
+            let _ = tx.send(res);
+        }))?;
+        rx.await.map_err(|_| io::Error::other("the WAL flusher has stopped"))?
+    }
+}
+
+fn run_flusher(db: Arc<DB>, rx: mpsc::Receiver<FlushCallback>, stats: Arc<StoreStats>) {
+    while let Ok(first) = rx.recv() {
+        let mut waiting = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            waiting.push(more);
+        }
+        let res = db.flush_wal(true).map_err(|e| e.to_string());
+        stats.wal_syncs.fetch_add(1, Ordering::Relaxed);
+        stats.wal_sync_waiters.fetch_add(waiting.len() as u64, Ordering::Relaxed);
+        if let Err(e) = &res {
+            tracing::error!(error = %e, "WAL sync failed; nothing waiting on it is acknowledged");
+        }
+        for cb in waiting {
+            cb(res.clone().map_err(io::Error::other));
+        }
+    }
+}
+
+pub(crate) fn db_err(e: rocksdb::Error) -> StorageError {
+    StorageError::Db(e.to_string())
+}
+
+pub(crate) fn io_err(e: StorageError) -> io::Error {
+    match e {
+        StorageError::Io(e) => e,
+        other => io::Error::other(other.to_string()),
+    }
+}

@@ -1,0 +1,159 @@
+//! The whole on-disk key layout of a node's RocksDB.
+//!
+//! Four column families, every key big-endian so byte order is numeric order:
+//!
+//! | CF       | key                                                   | value                     |
+//! |----------|-------------------------------------------------------|---------------------------|
+//! | `meta`   | `"node/id"`, `"node/cluster"`, `"node/format"`         | node identity (the volume)|
+//! | `meta`   | `0x10 shard:u64 kind:u8` (vote, committed, purged, applied) | versioned postcard   |
+//! | `log`    | `shard:u64 index:u64`                                 | versioned postcard entry  |
+//! | `data`   | `shard:u64 slot:u16 hash:u64 user_key`                | record (`codec.rs`)       |
+//! | `expiry` | `shard:u64 expire_at_ms:u64 slot:u16 hash:u64 user_key`| empty                    |
+//!
+//! Why this order: a shard's log is one contiguous range (purge and truncate are one
+//! `delete_range`); a shard's data is one range (snapshot build/install, drop a replica), and
+//! within it a slot's data is one range (slot moves). Inside a slot, keys are ordered by a stable
+//! 64-bit hash so a `SCAN` cursor (slot + hash prefix) fits the u64 Redis clients expect. The
+//! expiry index is ordered by time so reclaiming finds expired keys with one seek.
+//! (DESIGN.md puts the slot first; the shard id leads here so one replica's data is one range.)
+
+use crate::types::ShardId;
+
+pub const CF_META: &str = "meta";
+pub const CF_LOG: &str = "log";
+pub const CF_DATA: &str = "data";
+pub const CF_EXPIRY: &str = "expiry";
+pub const ALL_CFS: [&str; 4] = [CF_META, CF_LOG, CF_DATA, CF_EXPIRY];
+
+pub const NODE_ID: &[u8] = b"node/id";
+pub const NODE_CLUSTER: &[u8] = b"node/cluster";
+pub const NODE_FORMAT: &[u8] = b"node/format";
+
+const SHARD_META: u8 = 0x10;
+
+/// Per-shard metadata records in the `meta` CF.
+#[derive(Debug, Clone, Copy)]
+#[repr(u8)]
+pub enum ShardMeta {
+    Vote = 1,
+    Committed = 2,
+    LastPurged = 3,
+    Applied = 4,
+}
+
+pub fn shard_meta(shard: ShardId, kind: ShardMeta) -> [u8; 10] {
+    let mut k = [0u8; 10];
+    k[0] = SHARD_META;
+    k[1..9].copy_from_slice(&shard.to_be_bytes());
+    k[9] = kind as u8;
+    k
+}
+
+pub fn log(shard: ShardId, index: u64) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..8].copy_from_slice(&shard.to_be_bytes());
+    k[8..].copy_from_slice(&index.to_be_bytes());
+    k
+}
+
+/// Decodes the index of a `log` key, checking it belongs to `shard`.
+pub fn log_index(shard: ShardId, key: &[u8]) -> Option<u64> {
+    if key.len() != 16 || key[..8] != shard.to_be_bytes() {
+        return None;
+    }
+    Some(u64::from_be_bytes(key[8..].try_into().ok()?))
+}
+
+/// The stable hash that orders keys inside a slot. Persisted in keys: never change it.
+pub fn key_hash(user_key: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(user_key)
+}
+
+pub fn data(shard: ShardId, user_key: &[u8]) -> Vec<u8> {
+    let slot = tanli_router::slot_of(user_key);
+    let mut k = Vec::with_capacity(18 + user_key.len());
+    k.extend_from_slice(&shard.to_be_bytes());
+    k.extend_from_slice(&slot.to_be_bytes());
+    k.extend_from_slice(&key_hash(user_key).to_be_bytes());
+    k.extend_from_slice(user_key);
+    k
+}
+
+/// The user key inside a `data` key of `shard`.
+pub fn data_user_key(shard: ShardId, key: &[u8]) -> Option<&[u8]> {
+    if key.len() < 18 || key[..8] != shard.to_be_bytes() {
+        return None;
+    }
+    Some(&key[18..])
+}
+
+/// The position of a `data` key: (slot, hash).
+pub fn data_position(key: &[u8]) -> Option<(u16, u64)> {
+    if key.len() < 18 {
+        return None;
+    }
+    let slot = u16::from_be_bytes([key[8], key[9]]);
+    let hash = u64::from_be_bytes(key[10..18].try_into().ok()?);
+    Some((slot, hash))
+}
+
+/// The first `data` key at or after (slot, hash).
+pub fn data_seek(shard: ShardId, slot: u16, hash: u64) -> [u8; 18] {
+    let mut k = [0u8; 18];
+    k[..8].copy_from_slice(&shard.to_be_bytes());
+    k[8..10].copy_from_slice(&slot.to_be_bytes());
+    k[10..18].copy_from_slice(&hash.to_be_bytes());
+    k
+}
+
+pub fn expiry(shard: ShardId, expire_at_ms: u64, user_key: &[u8]) -> Vec<u8> {
+    let d = data(shard, user_key);
+    let mut k = Vec::with_capacity(d.len() + 8);
+    k.extend_from_slice(&shard.to_be_bytes());
+    k.extend_from_slice(&expire_at_ms.to_be_bytes());
+    k.extend_from_slice(&d[8..]);
+    k
+}
+
+/// (expire_at_ms, user_key) of an `expiry` key of `shard`.
+pub fn expiry_parts(shard: ShardId, key: &[u8]) -> Option<(u64, &[u8])> {
+    if key.len() < 26 || key[..8] != shard.to_be_bytes() {
+        return None;
+    }
+    let at = u64::from_be_bytes(key[8..16].try_into().ok()?);
+    Some((at, &key[26..]))
+}
+
+/// `[shard, shard+1)`: every key of one shard in the `log`, `data` and `expiry` CFs.
+pub fn shard_range(shard: ShardId) -> ([u8; 8], Vec<u8>) {
+    let start = shard.to_be_bytes();
+    let end = match shard.checked_add(1) {
+        Some(next) => next.to_be_bytes().to_vec(),
+        None => vec![0xff; 9],
+    };
+    (start, end)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layouts_round_trip_and_order() {
+        assert_eq!(log_index(7, &log(7, 42)), Some(42));
+        assert_eq!(log_index(8, &log(7, 42)), None);
+        assert!(log(7, 1) < log(7, 256));
+        assert!(log(7, u64::MAX) < log(8, 0));
+        let d = data(3, b"user:1");
+        assert_eq!(data_user_key(3, &d), Some(&b"user:1"[..]));
+        let (slot, hash) = data_position(&d).expect("position");
+        assert_eq!(slot, tanli_router::slot_of(b"user:1"));
+        assert_eq!(hash, key_hash(b"user:1"));
+        assert!(data_seek(3, slot, hash).as_slice() <= d.as_slice());
+        let e = expiry(3, 1000, b"user:1");
+        assert_eq!(expiry_parts(3, &e), Some((1000, &b"user:1"[..])));
+        assert!(expiry(3, 999, b"zzz") < expiry(3, 1000, b"aaa"));
+        let (s, e) = shard_range(3);
+        assert!(d.as_slice() >= s.as_slice() && d.as_slice() < e.as_slice());
+    }
+}

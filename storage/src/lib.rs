@@ -1,0 +1,38 @@
+//! tanli-storage: the only crate that names RocksDB.
+//!
+//! One RocksDB per node (`db.rs`) holds the Raft log and vote (`log_store.rs`), the applied state
+//! and records (`state_machine.rs`) and snapshots (`snapshot.rs`) of every shard the node hosts,
+//! each shard a range of keys (`keys.rs`, the whole layout). Command semantics are not here: the
+//! state machine calls the node's [`Applier`] against the [`KvWrite`] view (`kv.rs`), and the
+//! read path reads through a [`ShardReader`] (`reader.rs`).
+//!
+//! Durability: a log append or vote is acknowledged only after the WAL is synced; one sync serves
+//! every shard waiting at that moment.
+
+mod codec;
+mod db;
+pub mod keys;
+pub mod kv;
+mod log_store;
+mod reader;
+mod snapshot;
+mod state_machine;
+pub mod types;
+
+pub use db::{Identity, OpenError, Store, StoreOptions, StoreStats};
+pub use kv::{Applier, Kind, KvRead, KvWrite, Record, ScanPage, ShardRead};
+pub use log_store::{LogReadLimits, LogStore};
+pub use reader::ShardReader;
+pub use snapshot::SnapshotBuilder;
+pub use state_machine::{AppliedState, StateMachine};
+
+/// A failure to read or write the node's storage.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    #[error("rocksdb: {0}")]
+    Db(String),
+    #[error("corrupt data in {what}: {detail}")]
+    Corrupt { what: &'static str, detail: String },
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+}

@@ -1,0 +1,157 @@
+//! Reads of one shard's committed records, for the read path (after its consistency check).
+
+use rocksdb::{Direction, IteratorMode, ReadOptions};
+
+use crate::codec;
+use crate::db::{db_err, Store};
+use crate::keys;
+use crate::kv::{KvRead, Record, ScanPage, ShardRead};
+use crate::state_machine::read_applied;
+use crate::types::ShardId;
+use crate::StorageError;
+
+/// Low 50 bits of a SCAN cursor: the top 50 bits of the key hash; the 14 bits above: the slot.
+const CURSOR_HASH_BITS: u32 = 50;
+const CURSOR_HASH_MASK: u64 = (1 << CURSOR_HASH_BITS) - 1;
+
+fn cursor_of(slot: u16, hash: u64) -> u64 {
+    ((slot as u64) << CURSOR_HASH_BITS) | (hash >> (64 - CURSOR_HASH_BITS))
+}
+
+fn position_of(cursor: u64) -> (u16, u64) {
+    let slot = (cursor >> CURSOR_HASH_BITS) as u16;
+    (slot, (cursor & CURSOR_HASH_MASK) << (64 - CURSOR_HASH_BITS))
+}
+
+#[derive(Clone)]
+pub struct ShardReader {
+    store: Store,
+    shard: ShardId,
+}
+
+impl ShardReader {
+    pub fn new(store: Store, shard: ShardId) -> ShardReader {
+        ShardReader { store, shard }
+    }
+
+    /// The shard's applied state as last written (for INFO; not a linearizable read).
+    pub fn applied(&self) -> Result<crate::AppliedState, StorageError> {
+        read_applied(&self.store.db, self.store.cf(keys::CF_META)?, self.shard)
+    }
+
+}
+
+impl KvRead for ShardReader {
+    fn get(&self, key: &[u8]) -> Result<Option<Record>, StorageError> {
+        let cf = self.store.cf(keys::CF_DATA)?;
+        match self.store.db.get_cf(&cf, keys::data(self.shard, key)).map_err(db_err)? {
+            None => Ok(None),
+            Some(b) => codec::decode_record(&b).map(Some),
+        }
+    }
+
+    fn record_count(&self) -> Result<u64, StorageError> {
+        Ok(read_applied(&self.store.db, self.store.cf(keys::CF_META)?, self.shard)?.record_count)
+    }
+}
+
+impl ShardRead for ShardReader {
+    fn scan(&self, cursor: u64, count: usize) -> Result<ScanPage, StorageError> {
+        let (slot, hash) = position_of(cursor);
+        let mut page = ScanPage::default();
+        if slot >= tanli_router::SLOT_COUNT {
+            return Ok(page);
+        }
+        let cf = self.store.cf(keys::CF_DATA)?;
+        let (_, end) = keys::shard_range(self.shard);
+        let mut ro = ReadOptions::default();
+        ro.set_iterate_upper_bound(end);
+        let from = keys::data_seek(self.shard, slot, hash);
+        let mut last_cursor = None;
+        for item in self
+            .store
+            .db
+            .iterator_cf_opt(&cf, ro, IteratorMode::From(&from, Direction::Forward))
+        {
+            let (k, v) = item.map_err(db_err)?;
+            let (slot, hash) = keys::data_position(&k).ok_or_else(|| StorageError::Corrupt {
+                what: "data key",
+                detail: "too short".into(),
+            })?;
+            let here = cursor_of(slot, hash);
+            // Never split keys that share a cursor value between pages: the next page resumes
+            // at that value and would return them again, or skip them.
+            if page.entries.len() >= count.max(1) && last_cursor != Some(here) {
+                page.next_cursor = here;
+                return Ok(page);
+            }
+            let user_key = keys::data_user_key(self.shard, &k).ok_or_else(|| StorageError::Corrupt {
+                what: "data key",
+                detail: "outside shard".into(),
+            })?;
+            page.entries.push((user_key.to_vec(), codec::decode_record(&v)?));
+            last_cursor = Some(here);
+        }
+        Ok(page)
+    }
+
+    fn record_at(&self, seed: u64) -> Result<Option<(Vec<u8>, Record)>, StorageError> {
+        let slot = ((seed >> CURSOR_HASH_BITS) % tanli_router::SLOT_COUNT as u64) as u16;
+        let (_, hash) = position_of(seed);
+        for (s, h) in [(slot, hash), (0, 0)] {
+            if let Some(item) = self.iter_first(s, h)? {
+                return Ok(Some(item));
+            }
+        }
+        Ok(None)
+    }
+
+    fn expired(&self, now_ms: u64, limit: usize) -> Result<Vec<(Vec<u8>, u64)>, StorageError> {
+        let cf = self.store.cf(keys::CF_EXPIRY)?;
+        let mut upper = self.shard.to_be_bytes().to_vec();
+        upper.extend_from_slice(&now_ms.saturating_add(1).to_be_bytes());
+        let mut ro = ReadOptions::default();
+        ro.set_iterate_upper_bound(upper);
+        let (start, _) = keys::shard_range(self.shard);
+        let mut out = Vec::new();
+        for item in self
+            .store
+            .db
+            .iterator_cf_opt(&cf, ro, IteratorMode::From(&start, Direction::Forward))
+        {
+            let (k, _) = item.map_err(db_err)?;
+            let (at, key) = keys::expiry_parts(self.shard, &k).ok_or_else(|| StorageError::Corrupt {
+                what: "expiry key",
+                detail: "malformed".into(),
+            })?;
+            out.push((key.to_vec(), at));
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+}
+
+impl ShardReader {
+    fn iter_first(&self, slot: u16, hash: u64) -> Result<Option<(Vec<u8>, Record)>, StorageError> {
+        let page = self.scan(cursor_of(slot, hash), 1)?;
+        Ok(page.entries.into_iter().next())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips_position() {
+        for (slot, hash) in [(0u16, 0u64), (16383, u64::MAX), (77, 0xdead_beef_0000_0000)] {
+            let c = cursor_of(slot, hash);
+            let (s, h) = position_of(c);
+            assert_eq!(s, slot);
+            assert_eq!(h >> 14, hash >> 14);
+            assert!(h <= hash);
+        }
+    }
+}
