@@ -40,8 +40,17 @@ impl ClientState {
     /// One line of `CLIENT LIST`, with Redis's field names (fields tanli does not track are
     /// left out rather than invented).
     pub fn info_line(&self) -> String {
-        let idle = self.last_active.lock().unwrap_or_else(|e| e.into_inner()).elapsed().as_secs();
-        let cmd = self.last_cmd.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let idle = self
+            .last_active
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .elapsed()
+            .as_secs();
+        let cmd = self
+            .last_cmd
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
         format!(
             "id={} addr={} laddr={} name={} age={} idle={} flags=N db=0 cmd={} user=default resp={} tot-cmds={}",
             self.id,
@@ -73,7 +82,11 @@ pub struct ClientGuard {
 
 impl Drop for ClientGuard {
     fn drop(&mut self) {
-        self.clients.map.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.state.id);
+        self.clients
+            .map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.state.id);
     }
 }
 
@@ -93,7 +106,10 @@ impl Clients {
             resp3: AtomicBool::new(false),
             commands: AtomicU64::new(0),
         });
-        self.map.lock().unwrap_or_else(|e| e.into_inner()).insert(id, state.clone());
+        self.map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, state.clone());
         ClientGuard {
             clients: self.clone(),
             state,
@@ -101,7 +117,13 @@ impl Clients {
     }
 
     pub fn list(&self) -> Vec<Arc<ClientState>> {
-        let mut v: Vec<_> = self.map.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        let mut v: Vec<_> = self
+            .map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect();
         v.sort_by_key(|c| c.id);
         v
     }

@@ -90,6 +90,9 @@ pub struct LimitArgs {
     /// Raft RPCs in flight to one peer before senders wait.
     #[arg(long, env = "TANLI_RPC_INFLIGHT_MAX")]
     pub rpc_inflight_max: Option<usize>,
+    /// Writes queued for proposal on one shard before new ones are refused with TRYAGAIN.
+    #[arg(long, env = "TANLI_PROPOSAL_QUEUE_MAX")]
+    pub proposal_queue_max: Option<usize>,
     /// Log entries applied since the last snapshot that trigger a new one.
     #[arg(long, env = "TANLI_SNAPSHOT_LOGS_SINCE_LAST")]
     pub snapshot_logs_since_last: Option<u64>,
@@ -139,6 +142,7 @@ pub struct Config {
     pub rpc_frame_bytes_max: usize,
     pub rpc_connect_timeout_ms: u64,
     pub rpc_inflight_max: usize,
+    pub proposal_queue_max: usize,
     pub snapshot_logs_since_last: u64,
     pub expiry_reclaim_interval_ms: u64,
     pub expiry_reclaim_keys_max: usize,
@@ -155,8 +159,10 @@ impl Config {
     pub fn resolve(args: Args) -> anyhow::Result<Config> {
         let file: Args = match &args.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
-                toml::from_str(&text).map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?;
+                toml::from_str(&text)
+                    .map_err(|e| anyhow::anyhow!("config file {}: {e}", path.display()))?
             }
             None => Args::default(),
         };
@@ -209,6 +215,7 @@ impl Config {
             rpc_frame_bytes_max: limit!(rpc_frame_bytes_max, 1 << 30),
             rpc_connect_timeout_ms: limit!(rpc_connect_timeout_ms, 1000),
             rpc_inflight_max: limit!(rpc_inflight_max, 1024),
+            proposal_queue_max: limit!(proposal_queue_max, 16_384),
             snapshot_logs_since_last: limit!(snapshot_logs_since_last, 100_000),
             expiry_reclaim_interval_ms: limit!(expiry_reclaim_interval_ms, 100),
             expiry_reclaim_keys_max: limit!(expiry_reclaim_keys_max, 256),
@@ -228,11 +235,22 @@ impl Config {
             self.election_timeout_min_ms < self.election_timeout_max_ms,
             "election-timeout-min-ms must be below election-timeout-max-ms"
         );
-        anyhow::ensure!(self.pipeline_depth_max > 0 && self.connections_max > 0, "limits must be positive");
+        anyhow::ensure!(
+            self.pipeline_depth_max > 0 && self.connections_max > 0 && self.proposal_queue_max > 0,
+            "limits must be positive"
+        );
         if !self.peers.is_empty() {
-            let id = self.node_id.ok_or_else(|| anyhow::anyhow!("--peers needs --node-id"))?;
-            anyhow::ensure!(self.peers.iter().any(|p| p.id == id), "--peers must list this node (id {id})");
-            anyhow::ensure!(self.cluster_id.is_some(), "--peers needs --cluster-id (the same on every member)");
+            let id = self
+                .node_id
+                .ok_or_else(|| anyhow::anyhow!("--peers needs --node-id"))?;
+            anyhow::ensure!(
+                self.peers.iter().any(|p| p.id == id),
+                "--peers must list this node (id {id})"
+            );
+            anyhow::ensure!(
+                self.cluster_id.is_some(),
+                "--peers needs --cluster-id (the same on every member)"
+            );
             let mut ids: Vec<u64> = self.peers.iter().map(|p| p.id).collect();
             ids.sort_unstable();
             ids.dedup();
@@ -286,9 +304,20 @@ mod tests {
             "1=127.0.0.1:7001@17001,2=127.0.0.1:7002@17002",
         ]))
         .expect("config");
-        assert_eq!(c.peers[1].cluster_addr, "127.0.0.1:17002".parse().expect("addr"));
+        assert_eq!(
+            c.peers[1].cluster_addr,
+            "127.0.0.1:17002".parse().expect("addr")
+        );
         assert!(Config::resolve(args(&["--peers", "1=127.0.0.1:7001@17001"])).is_err());
-        assert!(Config::resolve(args(&["--node-id", "1", "--cluster-id", "t", "--peers", "1=nonsense"])).is_err());
+        assert!(Config::resolve(args(&[
+            "--node-id",
+            "1",
+            "--cluster-id",
+            "t",
+            "--peers",
+            "1=nonsense"
+        ]))
+        .is_err());
         assert!(Config::resolve(args(&["--bootstrap"])).is_err());
     }
 
@@ -297,7 +326,13 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("t.toml");
         std::fs::write(&path, "port = 7100\n[limits]\npipeline-depth-max = 9\n").expect("write");
-        let c = Config::resolve(args(&["--config", path.to_str().expect("utf8"), "--port", "7200"])).expect("config");
+        let c = Config::resolve(args(&[
+            "--config",
+            path.to_str().expect("utf8"),
+            "--port",
+            "7200",
+        ]))
+        .expect("config");
         assert_eq!((c.port, c.pipeline_depth_max), (7200, 9));
         std::fs::write(&path, "nonsense = 1\n").expect("write");
         assert!(Config::resolve(args(&["--config", path.to_str().expect("utf8")])).is_err());

@@ -10,10 +10,11 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::BytesMut;
-use futures::future::{BoxFuture, FutureExt};
+use futures::future::{BoxFuture, FutureExt, Shared};
 use futures::stream::{FuturesOrdered, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
+use tokio::sync::oneshot;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
@@ -31,6 +32,70 @@ struct Session {
     authed: bool,
     /// `READONLY`: reads may be served stale by a follower.
     readonly: bool,
+    order: Sequencer,
+}
+
+/// A completion signal that many commands can wait on.
+type Signal = Shared<BoxFuture<'static, ()>>;
+
+fn signalled() -> Signal {
+    futures::future::ready(()).boxed().shared()
+}
+
+/// Chains `prev` with a new completion: done when both are.
+fn chain(prev: Signal) -> (Signal, oneshot::Sender<()>) {
+    let (tx, rx) = oneshot::channel::<()>();
+    let next = async move {
+        prev.await;
+        // A dropped sender (the command was abandoned) also counts as done.
+        let _ = rx.await;
+    };
+    (next.boxed().shared(), tx)
+}
+
+/// Keeps one connection's commands in Redis's order while letting them overlap where that is
+/// invisible: consecutive reads run together, consecutive writes are proposed back to back in
+/// order, but a read waits for the writes sent before it to apply, and a write waits for the
+/// reads sent before it to finish.
+struct Sequencer {
+    writes_done: Signal,
+    writes_submitted: Signal,
+    reads_done: Signal,
+}
+
+impl Sequencer {
+    fn new() -> Sequencer {
+        Sequencer {
+            writes_done: signalled(),
+            writes_submitted: signalled(),
+            reads_done: signalled(),
+        }
+    }
+
+    /// What a new read waits for, and the sender to fire when it is done.
+    fn read(&mut self) -> (Signal, oneshot::Sender<()>) {
+        let (done, tx) = chain(self.reads_done.clone());
+        self.reads_done = done;
+        (self.writes_done.clone(), tx)
+    }
+
+    /// What a new write waits for before it is proposed, and the senders to fire once it is
+    /// proposed and once it is done.
+    fn write(&mut self) -> (Signal, oneshot::Sender<()>, oneshot::Sender<()>) {
+        let before = self.reads_done.clone();
+        let prev_submitted = self.writes_submitted.clone();
+        let wait = async move {
+            before.await;
+            prev_submitted.await;
+        }
+        .boxed()
+        .shared();
+        let (submitted, sub_tx) = chain(wait.clone());
+        self.writes_submitted = submitted;
+        let (done, done_tx) = chain(self.writes_done.clone());
+        self.writes_done = done;
+        (wait, sub_tx, done_tx)
+    }
 }
 
 /// A reply owed to the client, and whether the connection closes after it.
@@ -45,7 +110,12 @@ pub async fn refuse(mut stream: TcpStream, msg: &'static str) {
     let _ = stream.write_all(format!("-{msg}\r\n").as_bytes()).await;
 }
 
-pub async fn serve(stream: TcpStream, addr: SocketAddr, node: Arc<Node>, shutdown: CancellationToken) {
+pub async fn serve(
+    stream: TcpStream,
+    addr: SocketAddr,
+    node: Arc<Node>,
+    shutdown: CancellationToken,
+) {
     let _ = stream.set_nodelay(true);
     let laddr = stream.local_addr().unwrap_or(node.resp_addr);
     let guard = node.clients.register(addr, laddr);
@@ -61,6 +131,7 @@ pub async fn serve(stream: TcpStream, addr: SocketAddr, node: Arc<Node>, shutdow
         resp3: false,
         authed: node.config.requirepass.is_none(),
         readonly: false,
+        order: Sequencer::new(),
     };
     let mut owed: FuturesOrdered<BoxFuture<'static, Owed>> = FuturesOrdered::new();
     let mut out = BytesMut::new();
@@ -114,10 +185,20 @@ fn write_owed(out: &mut BytesMut, owed: Owed) -> bool {
 }
 
 fn ready(resp3: bool, reply: Reply, close: bool) -> BoxFuture<'static, Owed> {
-    futures::future::ready(Owed { resp3, reply, close }).boxed()
+    futures::future::ready(Owed {
+        resp3,
+        reply,
+        close,
+    })
+    .boxed()
 }
 
-fn dispatch(args: Vec<bytes::Bytes>, session: &mut Session, node: &Arc<Node>, client: &Arc<ClientState>) -> BoxFuture<'static, Owed> {
+fn dispatch(
+    args: Vec<bytes::Bytes>,
+    session: &mut Session,
+    node: &Arc<Node>,
+    client: &Arc<ClientState>,
+) -> BoxFuture<'static, Owed> {
     client.touch(&args[0]);
     node.commands_processed.fetch_add(1, Ordering::Relaxed);
     let cmd = match cmd::parse(&args) {
@@ -130,24 +211,48 @@ fn dispatch(args: Vec<bytes::Bytes>, session: &mut Session, node: &Arc<Node>, cl
             let (reply, close) = connection_command(c, session, node, client);
             ready(session.resp3, reply, close)
         }
-        _ if !session.authed => ready(resp3, Reply::Error("NOAUTH Authentication required.".into()), false),
+        _ if !session.authed => ready(
+            resp3,
+            Reply::Error("NOAUTH Authentication required.".into()),
+            false,
+        ),
         Command::Read(r) => {
             let (node, stale_ok) = (node.clone(), session.readonly);
+            let (writes_before, done) = session.order.read();
             async move {
+                writes_before.await;
+                let reply = exec::read(node, r, stale_ok).await;
+                let _ = done.send(());
                 Owed {
                     resp3,
-                    reply: exec::read(node, r, stale_ok).await,
+                    reply,
                     close: false,
                 }
             }
             .boxed()
         }
         Command::Write(w) => {
+            let (wait, submitted, done) = session.order.write();
+            // Usually nothing is pending: propose now, in arrival order.
+            let pending = match wait.clone().now_or_never() {
+                Some(()) => Ok(exec::submit_write(node, w)),
+                None => Err(w),
+            };
             let node = node.clone();
             async move {
+                let applied = match pending {
+                    Ok(applied) => applied,
+                    Err(w) => {
+                        wait.await;
+                        exec::submit_write(&node, w)
+                    }
+                };
+                let _ = submitted.send(());
+                let reply = applied.await;
+                let _ = done.send(());
                 Owed {
                     resp3,
-                    reply: exec::write(node, w).await,
+                    reply,
                     close: false,
                 }
             }
@@ -163,7 +268,9 @@ fn check_password(node: &Node, user: Option<&[u8]>, pass: &[u8]) -> Result<(), R
         ));
     };
     if user.is_some_and(|u| u != b"default") || pass != want.as_bytes() {
-        return Err(Reply::Error("WRONGPASS invalid username-password pair or user is disabled.".into()));
+        return Err(Reply::Error(
+            "WRONGPASS invalid username-password pair or user is disabled.".into(),
+        ));
     }
     Ok(())
 }
@@ -173,18 +280,36 @@ fn valid_client_name(name: &[u8]) -> bool {
 }
 
 /// Runs a connection-level command; returns the reply and whether to close afterwards.
-fn connection_command(c: ConnCmd, session: &mut Session, node: &Arc<Node>, client: &Arc<ClientState>) -> (Reply, bool) {
-    let allowed_before_auth = matches!(c, ConnCmd::Auth { .. } | ConnCmd::Hello { .. } | ConnCmd::Quit | ConnCmd::Reset);
+fn connection_command(
+    c: ConnCmd,
+    session: &mut Session,
+    node: &Arc<Node>,
+    client: &Arc<ClientState>,
+) -> (Reply, bool) {
+    let allowed_before_auth = matches!(
+        c,
+        ConnCmd::Auth { .. } | ConnCmd::Hello { .. } | ConnCmd::Quit | ConnCmd::Reset
+    );
     if !session.authed && !allowed_before_auth {
-        return (Reply::Error("NOAUTH Authentication required.".into()), false);
+        return (
+            Reply::Error("NOAUTH Authentication required.".into()),
+            false,
+        );
     }
     let reply = match c {
         ConnCmd::Ping(None) => Reply::Simple("PONG".into()),
         ConnCmd::Ping(Some(m)) | ConnCmd::Echo(m) => Reply::Bulk(m.to_vec()),
-        ConnCmd::Hello { protover, auth, setname } => {
+        ConnCmd::Hello {
+            protover,
+            auth,
+            setname,
+        } => {
             if let Some(p) = protover {
                 if p != 2 && p != 3 {
-                    return (Reply::Error("NOPROTO unsupported protocol version".into()), false);
+                    return (
+                        Reply::Error("NOPROTO unsupported protocol version".into()),
+                        false,
+                    );
                 }
             }
             if let Some((user, pass)) = &auth {
@@ -201,7 +326,12 @@ fn connection_command(c: ConnCmd, session: &mut Session, node: &Arc<Node>, clien
             }
             if let Some(name) = setname {
                 if !valid_client_name(&name) {
-                    return (Reply::err("Client names cannot contain spaces, newlines or special characters."), false);
+                    return (
+                        Reply::err(
+                            "Client names cannot contain spaces, newlines or special characters.",
+                        ),
+                        false,
+                    );
                 }
                 client.set_name(Some(String::from_utf8_lossy(&name).into_owned()));
             }
@@ -234,7 +364,9 @@ fn connection_command(c: ConnCmd, session: &mut Session, node: &Arc<Node>, clien
             if !valid_client_name(&name) {
                 Reply::err("Client names cannot contain spaces, newlines or special characters.")
             } else {
-                client.set_name((!name.is_empty()).then(|| String::from_utf8_lossy(&name).into_owned()));
+                client.set_name(
+                    (!name.is_empty()).then(|| String::from_utf8_lossy(&name).into_owned()),
+                );
                 Reply::ok()
             }
         }
@@ -243,7 +375,13 @@ fn connection_command(c: ConnCmd, session: &mut Session, node: &Arc<Node>, clien
             None => Reply::Nil,
         },
         ConnCmd::ClientInfo => Reply::Verbatim(format!("{}\n", client.info_line())),
-        ConnCmd::ClientList => Reply::Verbatim(node.clients.list().iter().map(|c| format!("{}\n", c.info_line())).collect()),
+        ConnCmd::ClientList => Reply::Verbatim(
+            node.clients
+                .list()
+                .iter()
+                .map(|c| format!("{}\n", c.info_line()))
+                .collect(),
+        ),
         ConnCmd::ClientNoOp => Reply::ok(),
         ConnCmd::Command(sub) => cmd::command_reply(&sub),
         ConnCmd::Info(sections) => Reply::Verbatim(info::render(node, &sections)),

@@ -7,6 +7,8 @@
 
 use std::sync::Arc;
 
+use futures::future::{ready, BoxFuture, FutureExt};
+
 use tanli_storage::{KvRead, Record, ScanPage, ShardRead, StorageError};
 
 use crate::cmd::{ReadCmd, ReadCtx, WriteCmd};
@@ -16,23 +18,35 @@ use crate::route::redirect;
 use crate::server::Node;
 use crate::shard::now_ms;
 
-pub async fn write(node: Arc<Node>, cmd: WriteCmd) -> Reply {
+/// Routes `cmd` and queues it for proposal now (so a connection's writes enter the log in the
+/// order it sent them); the returned future yields the applied reply.
+pub fn submit_write(node: &Arc<Node>, cmd: WriteCmd) -> BoxFuture<'static, Reply> {
     let keys = cmd.keys();
     let routed = node.routes.route(&keys);
     drop(keys);
-    let target = match routed {
-        Err(e) => return e.to_reply(),
+    let (slot, shard) = match routed {
+        Err(e) => return ready(e.to_reply()).boxed(),
         Ok(Some((slot, shard))) => (Some(slot), shard),
-        // A key-less write (FLUSHDB, FLUSHALL) goes to each shard this node leads.
+        // A key-less write (FLUSHDB, FLUSHALL) goes to the node's shard; a follower refuses it.
         Ok(None) => match node.routes.shards().first() {
             Some(shard) => (None, shard.clone()),
-            None => return ClusterError::ClusterDown("no shard is hosted here".into()).to_reply(),
+            None => {
+                return ready(
+                    ClusterError::ClusterDown("no shard is hosted here".into()).to_reply(),
+                )
+                .boxed()
+            }
         },
     };
-    let (slot, shard) = target;
-    match shard.write(&cmd).await {
-        Ok(reply) => reply,
-        Err(e) => redirect(slot, e).to_reply(),
+    match shard.submit(&cmd) {
+        Err(e) => ready(redirect(slot, e).to_reply()).boxed(),
+        Ok(applied) => async move {
+            match applied.await {
+                Ok(reply) => reply,
+                Err(e) => redirect(slot, e).to_reply(),
+            }
+        }
+        .boxed(),
     }
 }
 
@@ -47,7 +61,9 @@ pub async fn read(node: Arc<Node>, cmd: ReadCmd, stale_ok: bool) -> Reply {
     match routed {
         Err(e) => e.to_reply(),
         Ok(Some((slot, shard))) => {
-            if !(stale_ok && !shard.is_leader()) {
+            // READONLY on a follower: answer from the applied state, possibly stale.
+            let stale = stale_ok && !shard.is_leader();
+            if !stale {
                 if let Err(e) = shard.linearize().await {
                     return redirect(Some(slot), e).to_reply();
                 }

@@ -68,16 +68,22 @@ fn header_line(buf: &[u8], from: usize, what: &str) -> Result<Option<(i64, usize
 impl RequestDecoder {
     /// The length of the complete array at the start of `buf`, `Ok(None)` while incomplete.
     fn scan_array(&self, buf: &[u8]) -> Result<Option<(usize, i64)>, ProtocolError> {
-        let Some((count, mut pos)) = header_line(buf, 1, "multibulk")? else { return Ok(None) };
+        let Some((count, mut pos)) = header_line(buf, 1, "multibulk")? else {
+            return Ok(None);
+        };
         if count > self.limits.array_len_max as i64 {
             return Err(invalid("invalid multibulk length"));
         }
         for _ in 0..count.max(0) {
-            let Some(&tag) = buf.get(pos) else { return Ok(None) };
+            let Some(&tag) = buf.get(pos) else {
+                return Ok(None);
+            };
             if tag != b'$' {
                 return Err(invalid(format!("expected '$', got '{}'", tag as char)));
             }
-            let Some((len, body)) = header_line(buf, pos + 1, "bulk")? else { return Ok(None) };
+            let Some((len, body)) = header_line(buf, pos + 1, "bulk")? else {
+                return Ok(None);
+            };
             if len < 0 || len > self.limits.bulk_bytes_max as i64 {
                 return Err(invalid("invalid bulk length"));
             }
@@ -104,7 +110,10 @@ impl RequestDecoder {
         }
         let line = buf.split_to(nl + 1).freeze();
         let text = line.slice(..line.len() - 1);
-        let text = text.strip_suffix(b"\r").map(|t| text.slice_ref(t)).unwrap_or(text);
+        let text = text
+            .strip_suffix(b"\r")
+            .map(|t| text.slice_ref(t))
+            .unwrap_or(text);
         let mut args = Vec::new();
         let mut start = None;
         for (i, &b) in text.iter().enumerate() {
@@ -121,7 +130,9 @@ impl RequestDecoder {
             args.push(text.slice(s..));
         }
         if args.iter().any(|a| a.contains(&b'"') || a.contains(&b'\'')) {
-            return Err(invalid("quoted inline requests are not supported; use RESP"));
+            return Err(invalid(
+                "quoted inline requests are not supported; use RESP",
+            ));
         }
         Ok(Some(args))
     }
@@ -133,7 +144,9 @@ impl Decoder for RequestDecoder {
 
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
         loop {
-            let Some(&first) = buf.first() else { return Ok(None) };
+            let Some(&first) = buf.first() else {
+                return Ok(None);
+            };
             let args = if first == b'*' {
                 let Some((len, count)) = self.scan_array(buf)? else {
                     return Ok(None);
@@ -192,7 +205,8 @@ mod tests {
 
     #[test]
     fn arrays_inline_and_pipelines() {
-        let got = run(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\n*0\r\n  \r\n*1\r\n$4\r\nPING\r\n").expect("decode");
+        let got = run(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\n*0\r\n  \r\n*1\r\n$4\r\nPING\r\n")
+            .expect("decode");
         assert_eq!(got.len(), 3);
         assert_eq!(got[0], vec![Bytes::from("GET"), Bytes::from("k")]);
         assert_eq!(got[1], vec![Bytes::from("PING")]);
@@ -211,13 +225,22 @@ mod tests {
     #[test]
     fn limits_are_checked_on_the_header() {
         let err = |b: &[u8]| run(b).expect_err("must fail").to_string();
-        assert_eq!(err(b"*1\r\n$999999999999\r\n"), "Protocol error: invalid bulk length");
+        assert_eq!(
+            err(b"*1\r\n$999999999999\r\n"),
+            "Protocol error: invalid bulk length"
+        );
         assert_eq!(err(b"*5\r\n"), "Protocol error: invalid multibulk length");
         assert_eq!(err(b"*x\r\n"), "Protocol error: invalid multibulk length");
-        assert_eq!(err(b"*1\r\n+OK\r\n"), "Protocol error: expected '$', got '+'");
+        assert_eq!(
+            err(b"*1\r\n+OK\r\n"),
+            "Protocol error: expected '$', got '+'"
+        );
         assert_eq!(err(b"*1\r\n$-5\r\n"), "Protocol error: invalid bulk length");
         assert_eq!(err(&[b'*'; 40]), "Protocol error: invalid multibulk length");
         assert_eq!(err(&[b'a'; 40]), "Protocol error: too big inline request");
-        assert_eq!(err(b"*1\r\n$2\r\nabcd\r\n"), "Protocol error: expected CRLF after bulk string");
+        assert_eq!(
+            err(b"*1\r\n$2\r\nabcd\r\n"),
+            "Protocol error: expected CRLF after bulk string"
+        );
     }
 }

@@ -22,14 +22,24 @@ pub fn hello(node: &Node, client_id: u64, resp3: bool) -> Reply {
         (s("proto"), Reply::Int(if resp3 { 3 } else { 2 })),
         (s("id"), Reply::Int(client_id as i64)),
         (s("mode"), s("standalone")),
-        (s("role"), s(if node.routes.led_shards().is_empty() { "replica" } else { "master" })),
+        (
+            s("role"),
+            s(if node.routes.led_shards().is_empty() {
+                "replica"
+            } else {
+                "master"
+            }),
+        ),
         (s("modules"), Reply::Array(vec![])),
     ])
 }
 
 /// Renders the requested sections (`default`/`all`/`everything` or empty: all of them).
 pub fn render(node: &Node, wanted: &[String]) -> String {
-    let all = wanted.is_empty() || wanted.iter().any(|w| matches!(w.as_str(), "all" | "default" | "everything"));
+    let all = wanted.is_empty()
+        || wanted
+            .iter()
+            .any(|w| matches!(w.as_str(), "all" | "default" | "everything"));
     let mut out = String::new();
     for name in SECTIONS {
         if !all && !wanted.iter().any(|w| w == name) {
@@ -56,7 +66,12 @@ fn server(node: &Node, out: &mut String) -> std::fmt::Result {
     writeln!(out, "redis_version:{REDIS_COMPAT_VERSION}\r")?;
     writeln!(out, "tanli_version:{}\r", env!("CARGO_PKG_VERSION"))?;
     writeln!(out, "redis_mode:standalone\r")?;
-    writeln!(out, "os:{} {}\r", std::env::consts::OS, std::env::consts::ARCH)?;
+    writeln!(
+        out,
+        "os:{} {}\r",
+        std::env::consts::OS,
+        std::env::consts::ARCH
+    )?;
     writeln!(out, "arch_bits:{}\r", usize::BITS)?;
     writeln!(out, "process_id:{}\r", std::process::id())?;
     writeln!(out, "run_id:{}\r", node.identity.cluster_id)?;
@@ -78,12 +93,20 @@ fn memory(out: &mut String) -> std::fmt::Result {
     writeln!(out, "# Memory\r")?;
     let rss = std::fs::read_to_string("/proc/self/statm")
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .nth(1)
+                .and_then(|p| p.parse::<u64>().ok())
+        })
         .map(|pages| pages * 4096);
     match rss {
         Some(b) => {
             writeln!(out, "used_memory_rss:{b}\r")?;
-            writeln!(out, "used_memory_rss_human:{:.2}M\r", b as f64 / (1 << 20) as f64)
+            writeln!(
+                out,
+                "used_memory_rss_human:{:.2}M\r",
+                b as f64 / (1 << 20) as f64
+            )
         }
         None => writeln!(out, "used_memory_rss:unavailable\r"),
     }
@@ -91,10 +114,26 @@ fn memory(out: &mut String) -> std::fmt::Result {
 
 fn stats(node: &Node, out: &mut String) -> std::fmt::Result {
     writeln!(out, "# Stats\r")?;
-    writeln!(out, "total_connections_received:{}\r", node.clients.total_connections.load(Ordering::Relaxed))?;
-    writeln!(out, "total_commands_processed:{}\r", node.commands_processed.load(Ordering::Relaxed))?;
-    writeln!(out, "wal_syncs:{}\r", node.store.stats.wal_syncs.load(Ordering::Relaxed))?;
-    writeln!(out, "wal_sync_waiters:{}\r", node.store.stats.wal_sync_waiters.load(Ordering::Relaxed))
+    writeln!(
+        out,
+        "total_connections_received:{}\r",
+        node.clients.total_connections.load(Ordering::Relaxed)
+    )?;
+    writeln!(
+        out,
+        "total_commands_processed:{}\r",
+        node.commands_processed.load(Ordering::Relaxed)
+    )?;
+    writeln!(
+        out,
+        "wal_syncs:{}\r",
+        node.store.stats.wal_syncs.load(Ordering::Relaxed)
+    )?;
+    writeln!(
+        out,
+        "wal_sync_waiters:{}\r",
+        node.store.stats.wal_sync_waiters.load(Ordering::Relaxed)
+    )
 }
 
 fn keyspace(node: &Node, out: &mut String) -> std::fmt::Result {
@@ -125,8 +164,16 @@ fn raft(node: &Node, out: &mut String) -> std::fmt::Result {
         let id = shard.id;
         let role = format!("{:?}", s.state).to_ascii_lowercase();
         writeln!(out, "shard{id}_role:{role}\r")?;
-        writeln!(out, "shard{id}_leader_id:{}\r", s.leader.map(|l| l.to_string()).unwrap_or_default())?;
-        writeln!(out, "shard{id}_leader_addr:{}\r", s.leader_addr.map(|a| a.resp_addr).unwrap_or_default())?;
+        writeln!(
+            out,
+            "shard{id}_leader_id:{}\r",
+            s.leader.map(|l| l.to_string()).unwrap_or_default()
+        )?;
+        writeln!(
+            out,
+            "shard{id}_leader_addr:{}\r",
+            s.leader_addr.map(|a| a.resp_addr).unwrap_or_default()
+        )?;
         writeln!(out, "shard{id}_term:{}\r", s.term)?;
         writeln!(out, "shard{id}_last_log_index:{}\r", s.last_log_index)?;
         writeln!(out, "shard{id}_applied_index:{}\r", s.applied_index)?;

@@ -1,6 +1,7 @@
 //! The `tanli-server` binary: parse configuration, set up logging, run the node until SIGINT or
 //! SIGTERM.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use tanli_node::config::Config;
@@ -25,8 +26,12 @@ fn main() -> ExitCode {
         }
     };
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| filter(&config.loglevel).into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| filter(&config.loglevel).into()),
+        )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(r) => r,
@@ -41,12 +46,16 @@ fn main() -> ExitCode {
         let server = tokio::spawn(tanli_node::server::run(config, shutdown.clone(), ready_tx));
         tokio::spawn(async move {
             if let Ok(b) = ready_rx.await {
-                println!("tanli ready node={} resp={} cluster={}", b.node_id, b.resp_addr, b.cluster_addr);
+                println!(
+                    "tanli ready node={} resp={} cluster={}",
+                    b.node_id, b.resp_addr, b.cluster_addr
+                );
                 tracing::info!(resp = %b.resp_addr, "Ready to accept connections");
             }
         });
         let signals = async {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}

@@ -134,7 +134,8 @@ impl Reply {
 pub(crate) fn encode_versioned<T: Serialize>(value: &T) -> Vec<u8> {
     // Serializing owned, in-memory enums into a Vec has no failure mode (no I/O, no maps of
     // unknown length); a failure here is a bug, not bad input.
-    postcard::to_extend(value, vec![CODEC_VERSION]).expect("postcard encoding into a Vec cannot fail")
+    postcard::to_extend(value, vec![CODEC_VERSION])
+        .expect("postcard encoding into a Vec cannot fail")
 }
 
 /// Inverse of [`encode_versioned`]; rejects unknown versions and trailing bytes.
@@ -235,7 +236,10 @@ fn bulk(out: &mut BytesMut, data: &[u8]) {
 /// Redis does for error texts built from user input).
 fn line(out: &mut BytesMut, prefix: u8, text: &[u8]) {
     out.put_u8(prefix);
-    out.extend(text.iter().map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }));
+    out.extend(
+        text.iter()
+            .map(|&c| if c == b'\r' || c == b'\n' { b' ' } else { c }),
+    );
     out.put_slice(b"\r\n");
 }
 
@@ -257,10 +261,22 @@ mod tests {
     #[test]
     fn scalars_encode_byte_exact() {
         both(Reply::ok(), "+OK\r\n", "+OK\r\n");
-        both(Reply::err("syntax error"), "-ERR syntax error\r\n", "-ERR syntax error\r\n");
-        both(Reply::Error("WRONGTYPE x".into()), "-WRONGTYPE x\r\n", "-WRONGTYPE x\r\n");
+        both(
+            Reply::err("syntax error"),
+            "-ERR syntax error\r\n",
+            "-ERR syntax error\r\n",
+        );
+        both(
+            Reply::Error("WRONGTYPE x".into()),
+            "-WRONGTYPE x\r\n",
+            "-WRONGTYPE x\r\n",
+        );
         both(Reply::Int(-42), ":-42\r\n", ":-42\r\n");
-        both(Reply::Int(i64::MIN), ":-9223372036854775808\r\n", ":-9223372036854775808\r\n");
+        both(
+            Reply::Int(i64::MIN),
+            ":-9223372036854775808\r\n",
+            ":-9223372036854775808\r\n",
+        );
         both(Reply::bulk("hi"), "$2\r\nhi\r\n", "$2\r\nhi\r\n");
         both(Reply::bulk(""), "$0\r\n\r\n", "$0\r\n\r\n");
         both(Reply::Nil, "$-1\r\n", "_\r\n");
@@ -269,8 +285,16 @@ mod tests {
         both(Reply::Bool(false), ":0\r\n", "#f\r\n");
         both(Reply::Double(1.5), "$3\r\n1.5\r\n", ",1.5\r\n");
         both(Reply::Double(f64::INFINITY), "$3\r\ninf\r\n", ",inf\r\n");
-        both(Reply::Double(f64::NEG_INFINITY), "$4\r\n-inf\r\n", ",-inf\r\n");
-        both(Reply::Verbatim("a=1\n".into()), "$4\r\na=1\n\r\n", "=8\r\ntxt:a=1\n\r\n");
+        both(
+            Reply::Double(f64::NEG_INFINITY),
+            "$4\r\n-inf\r\n",
+            ",-inf\r\n",
+        );
+        both(
+            Reply::Verbatim("a=1\n".into()),
+            "$4\r\na=1\n\r\n",
+            "=8\r\ntxt:a=1\n\r\n",
+        );
     }
 
     #[test]
@@ -281,9 +305,16 @@ mod tests {
             "*2\r\n:1\r\n_\r\n",
         );
         both(Reply::Array(vec![]), "*0\r\n", "*0\r\n");
-        both(Reply::Set(vec![Reply::Simple("a".into())]), "*1\r\n+a\r\n", "~1\r\n+a\r\n");
         both(
-            Reply::Map(vec![(Reply::bulk("k"), Reply::Int(7)), (Reply::bulk("z"), Reply::Bool(true))]),
+            Reply::Set(vec![Reply::Simple("a".into())]),
+            "*1\r\n+a\r\n",
+            "~1\r\n+a\r\n",
+        );
+        both(
+            Reply::Map(vec![
+                (Reply::bulk("k"), Reply::Int(7)),
+                (Reply::bulk("z"), Reply::Bool(true)),
+            ]),
             "*4\r\n$1\r\nk\r\n:7\r\n$1\r\nz\r\n:1\r\n",
             "%2\r\n$1\r\nk\r\n:7\r\n$1\r\nz\r\n#t\r\n",
         );
@@ -292,7 +323,11 @@ mod tests {
 
     #[test]
     fn newlines_in_status_lines_become_spaces() {
-        both(Reply::err("bad\r\nthing"), "-ERR bad  thing\r\n", "-ERR bad  thing\r\n");
+        both(
+            Reply::err("bad\r\nthing"),
+            "-ERR bad  thing\r\n",
+            "-ERR bad  thing\r\n",
+        );
     }
 
     #[test]
@@ -338,6 +373,9 @@ mod tests {
         let mut trailing = Reply::Int(1).to_bytes();
         trailing.push(0);
         assert_eq!(Reply::from_bytes(&trailing), Err(DecodeError::Trailing(1)));
-        assert!(matches!(Reply::from_bytes(&[1, 200]), Err(DecodeError::Malformed(_))));
+        assert!(matches!(
+            Reply::from_bytes(&[1, 200]),
+            Err(DecodeError::Malformed(_))
+        ));
     }
 }

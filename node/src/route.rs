@@ -34,7 +34,9 @@ impl Routes {
     /// The shard serving `keys` and the slot of the first key (for redirects); `None` when the
     /// command has no keys.
     pub fn route(&self, keys: &[&[u8]]) -> Result<Option<(u16, Arc<Shard>)>, ClusterError> {
-        let Some(first) = keys.first() else { return Ok(None) };
+        let Some(first) = keys.first() else {
+            return Ok(None);
+        };
         let slot = slot_of(first);
         let shard = self
             .shard_of_slot(slot)
@@ -51,7 +53,11 @@ impl Routes {
     /// Shards this node leads: what key-less reads (DBSIZE, SCAN, KEYS, RANDOMKEY) cover, as
     /// Redis Cluster answers them over a node's primary slots.
     pub fn led_shards(&self) -> Vec<Arc<Shard>> {
-        self.shards.iter().filter(|s| s.is_leader()).cloned().collect()
+        self.shards
+            .iter()
+            .filter(|s| s.is_leader())
+            .cloned()
+            .collect()
     }
 }
 
@@ -63,7 +69,9 @@ pub fn redirect(slot: Option<u16>, e: ShardError) -> ClusterError {
             addr: leader.resp_addr,
         },
         (ShardError::NotLeader(Some(_)), None) => ClusterError::ReadOnly,
-        (ShardError::NotLeader(None), _) => ClusterError::ClusterDown("The cluster is down: the shard has no leader".into()),
+        (ShardError::NotLeader(None), _) => {
+            ClusterError::ClusterDown("The cluster is down: the shard has no leader".into())
+        }
         (ShardError::Retry(why), _) => ClusterError::TryAgain(why),
         (ShardError::Unknown(why), _) => ClusterError::Uncertain(why),
         (ShardError::Internal(why), _) => ClusterError::Internal(why),

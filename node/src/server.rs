@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use tanli_storage::types::{PeerAddr, Raft};
-use tanli_storage::{Identity, LogReadLimits, LogStore, ShardReader, StateMachine, Store, StoreOptions};
+use tanli_storage::{
+    Identity, LogReadLimits, LogStore, ShardReader, StateMachine, Store, StoreOptions,
+};
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -91,7 +93,11 @@ fn identity(store: &Store, cfg: &Config) -> anyhow::Result<Identity> {
 
 /// Runs a node until `shutdown` is cancelled. `ready` receives the bound addresses once clients
 /// can connect.
-pub async fn run(cfg: Config, shutdown: CancellationToken, ready: tokio::sync::oneshot::Sender<Bound>) -> anyhow::Result<()> {
+pub async fn run(
+    cfg: Config,
+    shutdown: CancellationToken,
+    ready: tokio::sync::oneshot::Sender<Bound>,
+) -> anyhow::Result<()> {
     let resp_listener = bind(SocketAddr::new(cfg.bind, cfg.port), "client").await?;
     let cluster_listener = bind(SocketAddr::new(cfg.bind, cfg.cluster_port), "cluster").await?;
     let resp_addr = resp_listener.local_addr()?;
@@ -121,7 +127,17 @@ pub async fn run(cfg: Config, shutdown: CancellationToken, ready: tokio::sync::o
         shutdown.clone(),
     ));
 
-    let shard = start_shard(&cfg, &store, &identity, resp_addr, cluster_addr, transport, &registry, shutdown.clone()).await?;
+    let shard = start_shard(
+        &cfg,
+        &store,
+        &identity,
+        resp_addr,
+        cluster_addr,
+        transport,
+        &registry,
+        shutdown.clone(),
+    )
+    .await?;
     let node = Arc::new(Node {
         config: cfg.clone(),
         identity: identity.clone(),
@@ -165,14 +181,24 @@ async fn start_shard(
     };
     // In the static layout a replica's Raft id is its node id (the cluster issue allocates
     // never-reused peer ids instead).
-    let raft = Raft::new(identity.node_id, crate::raft::raft_config(cfg)?, network, log, sm)
-        .await
-        .map_err(|e| anyhow::anyhow!("starting shard {shard_id}: {e}"))?;
+    let raft = Raft::new(
+        identity.node_id,
+        crate::raft::raft_config(cfg)?,
+        network,
+        log,
+        sm,
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("starting shard {shard_id}: {e}"))?;
     registry
         .write()
         .unwrap_or_else(|e| e.into_inner())
         .insert(shard_id, raft.clone());
-    if !raft.is_initialized().await.map_err(|e| anyhow::anyhow!("{e}"))? {
+    if !raft
+        .is_initialized()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+    {
         let members: BTreeMap<u64, PeerAddr> = if cfg.peers.is_empty() {
             BTreeMap::from([(
                 identity.node_id,
@@ -211,6 +237,7 @@ async fn start_shard(
         write_timeout: Duration::from_millis(cfg.write_timeout_ms),
         reclaim_interval: Duration::from_millis(cfg.expiry_reclaim_interval_ms),
         reclaim_keys_max: cfg.expiry_reclaim_keys_max,
+        proposal_queue_max: cfg.proposal_queue_max,
     };
     Ok(Shard::start(shard_id, raft, reader, limits, shutdown))
 }
@@ -230,7 +257,10 @@ async fn accept(listener: TcpListener, node: Arc<Node>, shutdown: CancellationTo
             },
         };
         let Ok(permit) = slots.clone().try_acquire_owned() else {
-            tokio::spawn(connection::refuse(stream, "ERR max number of clients reached"));
+            tokio::spawn(connection::refuse(
+                stream,
+                "ERR max number of clients reached",
+            ));
             continue;
         };
         let (node, shutdown) = (node.clone(), shutdown.clone());

@@ -6,13 +6,17 @@
 //! Reads: linearizable by ReadIndex (openraft's `ensure_linearizable`), batched: concurrent reads
 //! share one leadership check that started after they arrived, then read the applied state.
 
+use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use openraft::error::{ClientWriteError, LinearizableReadError, RaftError};
+use openraft::impls::ProgressResponder;
+use openraft::raft::ClientWriteResult;
+use openraft::rt::watch::WatchReceiver;
 use openraft::{ReadPolicy, ServerState};
-use tanli_storage::types::{PeerAddr, Proposal, Raft, ShardId};
+use tanli_storage::types::{PeerAddr, Proposal, Raft, ShardId, TypeConfig};
 use tanli_storage::{ShardRead, ShardReader};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -40,6 +44,7 @@ pub struct ShardLimits {
     pub write_timeout: Duration,
     pub reclaim_interval: Duration,
     pub reclaim_keys_max: usize,
+    pub proposal_queue_max: usize,
 }
 
 pub struct Shard {
@@ -49,16 +54,29 @@ pub struct Shard {
     limits: ShardLimits,
     last_stamp_ms: AtomicU64,
     reads: mpsc::Sender<oneshot::Sender<Result<(), ShardError>>>,
+    proposals: mpsc::Sender<(Proposal, WriteResponder)>,
 }
 
+type WriteResponder = ProgressResponder<TypeConfig, ClientWriteResult<TypeConfig>>;
+
 pub fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 impl Shard {
     /// Wraps a started Raft and spawns the shard's read batcher and expiry reclaimer.
-    pub fn start(id: ShardId, raft: Raft, reader: ShardReader, limits: ShardLimits, shutdown: CancellationToken) -> Arc<Shard> {
+    pub fn start(
+        id: ShardId,
+        raft: Raft,
+        reader: ShardReader,
+        limits: ShardLimits,
+        shutdown: CancellationToken,
+    ) -> Arc<Shard> {
         let (tx, rx) = mpsc::channel(READ_QUEUE_MAX);
+        let (ptx, prx) = mpsc::channel(limits.proposal_queue_max);
         let shard = Arc::new(Shard {
             id,
             raft: raft.clone(),
@@ -66,7 +84,9 @@ impl Shard {
             limits,
             last_stamp_ms: AtomicU64::new(0),
             reads: tx,
+            proposals: ptx,
         });
+        tokio::spawn(propose(raft.clone(), prx));
         tokio::spawn(batch_reads(raft, rx, shutdown.clone()));
         tokio::spawn(reclaim_expired(Arc::downgrade(&shard), shutdown));
         shard
@@ -75,29 +95,56 @@ impl Shard {
     /// The leader's clock for a new entry: wall time, but never below what this node stamped.
     fn stamp(&self) -> u64 {
         let now = now_ms();
-        self.last_stamp_ms.fetch_max(now, Ordering::Relaxed).max(now)
+        self.last_stamp_ms
+            .fetch_max(now, Ordering::Relaxed)
+            .max(now)
     }
 
-    /// Proposes `cmd` and waits for its applied reply.
-    pub async fn write(&self, cmd: &WriteCmd) -> Result<Reply, ShardError> {
+    /// Queues `cmd` for proposal now, in call order, and returns the future of its applied
+    /// reply. Commands submitted by one caller reach the Raft log in submission order. A full
+    /// proposal queue refuses at once (`Retry`): nothing was proposed.
+    pub fn submit(
+        &self,
+        cmd: &WriteCmd,
+    ) -> Result<impl Future<Output = Result<Reply, ShardError>> + Send + 'static, ShardError> {
         let proposal = Proposal {
             stamp_ms: self.stamp(),
             cmd: cmd.encode(),
         };
-        let res = tokio::time::timeout(self.limits.write_timeout, self.raft.client_write(proposal)).await;
-        match res {
-            Err(_) => Err(ShardError::Unknown(format!(
-                "write not confirmed within {} ms; it may or may not have been applied",
-                self.limits.write_timeout.as_millis()
-            ))),
-            Ok(Ok(resp)) => Reply::from_bytes(&resp.data.0).map_err(|e| ShardError::Internal(format!("undecodable reply: {e}"))),
-            Ok(Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f)))) => Err(ShardError::NotLeader(f.leader_node)),
-            Ok(Err(RaftError::APIError(ClientWriteError::LogEntryDiscarded(_)))) => Err(ShardError::Unknown(
-                "leader changed before the write was confirmed; it may or may not have been applied".into(),
-            )),
-            Ok(Err(RaftError::APIError(e))) => Err(ShardError::Retry(e.to_string())),
-            Ok(Err(RaftError::Fatal(f))) => Err(ShardError::Internal(format!("shard {} stopped: {f}", self.id))),
-        }
+        let (responder, rx) = ProgressResponder::complete_only();
+        self.proposals
+            .try_send((proposal, responder))
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => {
+                    ShardError::Retry(format!("shard {} has too many writes in flight", self.id))
+                }
+                mpsc::error::TrySendError::Closed(_) => {
+                    ShardError::Internal(format!("shard {} stopped", self.id))
+                }
+            })?;
+        let timeout = self.limits.write_timeout;
+        Ok(async move {
+            match tokio::time::timeout(timeout, rx).await {
+                Err(_) => Err(ShardError::Unknown(format!(
+                    "write not confirmed within {} ms; it may or may not have been applied",
+                    timeout.as_millis()
+                ))),
+                Ok(Err(_)) => Err(ShardError::Unknown(
+                    "the shard stopped before confirming the write; it may or may not have been applied".into(),
+                )),
+                Ok(Ok(Ok(resp))) => Reply::from_bytes(&resp.data.0).map_err(|e| ShardError::Internal(format!("undecodable reply: {e}"))),
+                Ok(Ok(Err(ClientWriteError::ForwardToLeader(f)))) => Err(ShardError::NotLeader(f.leader_node)),
+                Ok(Ok(Err(ClientWriteError::LogEntryDiscarded(_)))) => Err(ShardError::Unknown(
+                    "leader changed before the write was confirmed; it may or may not have been applied".into(),
+                )),
+                Ok(Ok(Err(e))) => Err(ShardError::Retry(e.to_string())),
+            }
+        })
+    }
+
+    /// Proposes `cmd` and waits for its applied reply.
+    pub async fn write(&self, cmd: &WriteCmd) -> Result<Reply, ShardError> {
+        self.submit(cmd)?.await
     }
 
     /// Waits until a read started now may see every write acknowledged before it.
@@ -108,7 +155,9 @@ impl Shard {
             .await
             .map_err(|_| ShardError::Internal("read batcher stopped".into()))?;
         match tokio::time::timeout(self.limits.read_timeout, rx).await {
-            Err(_) => Err(ShardError::Retry("read could not be confirmed in time".into())),
+            Err(_) => Err(ShardError::Retry(
+                "read could not be confirmed in time".into(),
+            )),
             Ok(Err(_)) => Err(ShardError::Internal("read batcher stopped".into())),
             Ok(Ok(r)) => r,
         }
@@ -116,7 +165,7 @@ impl Shard {
 
     /// This replica's role and leader, from Raft's metrics.
     pub fn status(&self) -> ShardStatus {
-        let m = self.raft.metrics().borrow().clone();
+        let m = self.raft.metrics().borrow_watched().clone();
         ShardStatus {
             state: m.state,
             leader: m.current_leader,
@@ -144,8 +193,23 @@ pub struct ShardStatus {
     pub leader_addr: Option<PeerAddr>,
 }
 
+/// Hands queued proposals to Raft one at a time, so they enter the log in submission order.
+async fn propose(raft: Raft, mut rx: mpsc::Receiver<(Proposal, WriteResponder)>) {
+    while let Some((proposal, responder)) = rx.recv().await {
+        if let Err(fatal) = raft.client_write_ff(proposal, Some(responder)).await {
+            // The responder is dropped with the proposal: its caller learns the outcome is unknown.
+            tracing::error!(error = %fatal, "shard stopped; no more proposals");
+            return;
+        }
+    }
+}
+
 /// One leadership check at a time, serving every read that queued before it started.
-async fn batch_reads(raft: Raft, mut rx: mpsc::Receiver<oneshot::Sender<Result<(), ShardError>>>, shutdown: CancellationToken) {
+async fn batch_reads(
+    raft: Raft,
+    mut rx: mpsc::Receiver<oneshot::Sender<Result<(), ShardError>>>,
+    shutdown: CancellationToken,
+) {
     loop {
         let first = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -157,8 +221,12 @@ async fn batch_reads(raft: Raft, mut rx: mpsc::Receiver<oneshot::Sender<Result<(
         }
         let outcome = match raft.ensure_linearizable(ReadPolicy::ReadIndex).await {
             Ok(_) => Ok(()),
-            Err(RaftError::APIError(LinearizableReadError::ForwardToLeader(f))) => Err(ShardError::NotLeader(f.leader_node)),
-            Err(RaftError::APIError(LinearizableReadError::QuorumNotEnough(q))) => Err(ShardError::Retry(q.to_string())),
+            Err(RaftError::APIError(LinearizableReadError::ForwardToLeader(f))) => {
+                Err(ShardError::NotLeader(f.leader_node))
+            }
+            Err(RaftError::APIError(LinearizableReadError::QuorumNotEnough(q))) => {
+                Err(ShardError::Retry(q.to_string()))
+            }
             Err(RaftError::Fatal(f)) => Err(ShardError::Internal(f.to_string())),
         };
         for w in waiting {
@@ -185,7 +253,10 @@ async fn reclaim_expired(shard: std::sync::Weak<Shard>, shutdown: CancellationTo
         if !shard.is_leader() {
             continue;
         }
-        let expired = match shard.reader.expired(now_ms(), shard.limits.reclaim_keys_max) {
+        let expired = match shard
+            .reader
+            .expired(now_ms(), shard.limits.reclaim_keys_max)
+        {
             Ok(e) => e,
             Err(e) => {
                 tracing::error!(shard = shard.id, error = %e, "reading the expiry index failed");

@@ -65,10 +65,12 @@ pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StorageError> {
 
 pub fn decode<T: DeserializeOwned>(what: &'static str, b: &[u8]) -> Result<T, StorageError> {
     match b.split_first() {
-        Some((&POSTCARD_V1, body)) => postcard::from_bytes(body).map_err(|e| StorageError::Corrupt {
-            what,
-            detail: e.to_string(),
-        }),
+        Some((&POSTCARD_V1, body)) => {
+            postcard::from_bytes(body).map_err(|e| StorageError::Corrupt {
+                what,
+                detail: e.to_string(),
+            })
+        }
         Some((v, _)) => Err(StorageError::Corrupt {
             what,
             detail: format!("unknown format version {v}"),
@@ -97,7 +99,10 @@ mod tests {
             assert_eq!(decode_record(&encode_record(&r)).expect("decode"), r);
         }
         // Golden bytes: the record layout is persisted, a change must be deliberate.
-        assert_eq!(encode_record(&Record::string(b"ab".to_vec())), vec![1, 0, 0, b'a', b'b']);
+        assert_eq!(
+            encode_record(&Record::string(b"ab".to_vec())),
+            vec![1, 0, 0, b'a', b'b']
+        );
         assert!(decode_record(&[]).is_err());
         assert!(decode_record(&[2, 0, 0]).is_err());
         assert!(decode_record(&[1, 9, 0]).is_err());

@@ -47,7 +47,9 @@ pub enum OpenError {
     Io { dir: PathBuf, source: io::Error },
     #[error("data directory {dir}: {detail}")]
     Db { dir: PathBuf, detail: String },
-    #[error("data directory {dir} has on-disk format {found}, this build reads format {FORMAT_VERSION}")]
+    #[error(
+        "data directory {dir} has on-disk format {found}, this build reads format {FORMAT_VERSION}"
+    )]
     Format { dir: PathBuf, found: u8 },
 }
 
@@ -95,7 +97,9 @@ impl Store {
             .map_err(io_err)?;
         match lock.try_lock() {
             Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => return Err(OpenError::Locked(dir.to_path_buf())),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(OpenError::Locked(dir.to_path_buf()))
+            }
             Err(std::fs::TryLockError::Error(e)) => return Err(io_err(e)),
         }
         let db_dir = dir.join("db");
@@ -139,7 +143,9 @@ impl Store {
                     found: v.first().copied().unwrap_or(0),
                 })
             }
-            None => db.put_cf(meta, keys::NODE_FORMAT, [FORMAT_VERSION]).map_err(db_err)?,
+            None => db
+                .put_cf(meta, keys::NODE_FORMAT, [FORMAT_VERSION])
+                .map_err(db_err)?,
         }
         let stats = Arc::new(StoreStats::default());
         let (flush_tx, flush_rx) = mpsc::sync_channel(opts.flush_queue_max);
@@ -176,15 +182,20 @@ impl Store {
         match (id, cluster) {
             (None, None) => Ok(None),
             (Some(id), Some(cluster)) => {
-                let node_id = u64::from_be_bytes(id.as_slice().try_into().map_err(|_| StorageError::Corrupt {
-                    what: "node id",
-                    detail: format!("{} bytes", id.len()),
+                let node_id = u64::from_be_bytes(id.as_slice().try_into().map_err(|_| {
+                    StorageError::Corrupt {
+                        what: "node id",
+                        detail: format!("{} bytes", id.len()),
+                    }
                 })?);
                 let cluster_id = String::from_utf8(cluster).map_err(|e| StorageError::Corrupt {
                     what: "cluster id",
                     detail: e.to_string(),
                 })?;
-                Ok(Some(Identity { node_id, cluster_id }))
+                Ok(Some(Identity {
+                    node_id,
+                    cluster_id,
+                }))
             }
             _ => Err(StorageError::Corrupt {
                 what: "identity",
@@ -218,7 +229,8 @@ impl Store {
         self.after_sync(Box::new(move |res| {
             let _ = tx.send(res);
         }))?;
-        rx.await.map_err(|_| io::Error::other("the WAL flusher has stopped"))?
+        rx.await
+            .map_err(|_| io::Error::other("the WAL flusher has stopped"))?
     }
 }
 
@@ -230,7 +242,9 @@ fn run_flusher(db: Arc<DB>, rx: mpsc::Receiver<FlushCallback>, stats: Arc<StoreS
         }
         let res = db.flush_wal(true).map_err(|e| e.to_string());
         stats.wal_syncs.fetch_add(1, Ordering::Relaxed);
-        stats.wal_sync_waiters.fetch_add(waiting.len() as u64, Ordering::Relaxed);
+        stats
+            .wal_sync_waiters
+            .fetch_add(waiting.len() as u64, Ordering::Relaxed);
         if let Err(e) = &res {
             tracing::error!(error = %e, "WAL sync failed; nothing waiting on it is acknowledged");
         }

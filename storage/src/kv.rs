@@ -102,5 +102,10 @@ pub trait ShardRead: KvRead {
 pub trait Applier: Send + Sync + 'static {
     /// Executes one encoded command and returns the encoded reply. An `Err` is an I/O failure and
     /// stops the shard; a command-level failure (wrong type, bad value) is a reply.
-    fn apply(&self, kv: &mut dyn KvWrite, log_time_ms: u64, cmd: &[u8]) -> Result<Vec<u8>, StorageError>;
+    fn apply(
+        &self,
+        kv: &mut dyn KvWrite,
+        log_time_ms: u64,
+        cmd: &[u8],
+    ) -> Result<Vec<u8>, StorageError>;
 }

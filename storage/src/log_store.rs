@@ -44,10 +44,17 @@ pub struct LogStore {
 
 impl LogStore {
     pub fn new(store: Store, shard: ShardId, limits: LogReadLimits) -> LogStore {
-        LogStore { store, shard, limits }
+        LogStore {
+            store,
+            shard,
+            limits,
+        }
     }
 
-    fn get_meta<T: serde::de::DeserializeOwned>(&self, kind: ShardMeta) -> Result<Option<T>, io::Error> {
+    fn get_meta<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: ShardMeta,
+    ) -> Result<Option<T>, io::Error> {
         let meta = self.store.cf(keys::CF_META).map_err(io_err)?;
         match self
             .store
@@ -82,7 +89,9 @@ impl LogStore {
             .iterator_cf(&cf, IteratorMode::From(&from, Direction::Forward))
         {
             let (k, v) = item.map_err(|e| io_err(db_err(e)))?;
-            let Some(index) = keys::log_index(self.shard, &k) else { break };
+            let Some(index) = keys::log_index(self.shard, &k) else {
+                break;
+            };
             if index >= end {
                 break;
             }
@@ -92,7 +101,11 @@ impl LogStore {
             if entry.index() != index || index != expected {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
-                    format!("shard {} log hole or mismatch: key {index}, entry {}, expected {expected}", self.shard, entry.index()),
+                    format!(
+                        "shard {} log hole or mismatch: key {index}, entry {}, expected {expected}",
+                        self.shard,
+                        entry.index()
+                    ),
                 ));
             }
             bytes += v.len();
@@ -132,7 +145,11 @@ impl RaftLogReader<TypeConfig> for LogStore {
         self.get_meta(ShardMeta::Vote)
     }
 
-    async fn limited_get_log_entries(&mut self, start: u64, end: u64) -> Result<Vec<Entry>, io::Error> {
+    async fn limited_get_log_entries(
+        &mut self,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<Entry>, io::Error> {
         self.read_range(start, end, true)
     }
 }
@@ -157,7 +174,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         }
         let last_purged: Option<LogId> = self.get_meta(ShardMeta::LastPurged)?;
         Ok(LogState {
-            last_log_id: last.or_else(|| last_purged.clone()),
+            last_log_id: last.or(last_purged),
             last_purged_log_id: last_purged,
         })
     }
@@ -177,10 +194,16 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     }
 
     async fn read_committed(&mut self) -> Result<Option<LogId>, io::Error> {
-        Ok(self.get_meta::<Option<LogId>>(ShardMeta::Committed)?.flatten())
+        Ok(self
+            .get_meta::<Option<LogId>>(ShardMeta::Committed)?
+            .flatten())
     }
 
-    async fn append<I>(&mut self, entries: I, callback: IOFlushed<TypeConfig>) -> Result<(), io::Error>
+    async fn append<I>(
+        &mut self,
+        entries: I,
+        callback: IOFlushed<TypeConfig>,
+    ) -> Result<(), io::Error>
     where
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -214,7 +237,11 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let (start, _) = keys::shard_range(self.shard);
         self.store
             .db
-            .delete_range_cf(cf, &start[..], &keys::log(self.shard, log_id.index() + 1)[..])
+            .delete_range_cf(
+                cf,
+                &start[..],
+                &keys::log(self.shard, log_id.index() + 1)[..],
+            )
             .map_err(|e| io_err(db_err(e)))
     }
 }

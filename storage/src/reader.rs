@@ -38,13 +38,17 @@ impl ShardReader {
     pub fn applied(&self) -> Result<crate::AppliedState, StorageError> {
         read_applied(&self.store.db, self.store.cf(keys::CF_META)?, self.shard)
     }
-
 }
 
 impl KvRead for ShardReader {
     fn get(&self, key: &[u8]) -> Result<Option<Record>, StorageError> {
         let cf = self.store.cf(keys::CF_DATA)?;
-        match self.store.db.get_cf(&cf, keys::data(self.shard, key)).map_err(db_err)? {
+        match self
+            .store
+            .db
+            .get_cf(&cf, keys::data(self.shard, key))
+            .map_err(db_err)?
+        {
             None => Ok(None),
             Some(b) => codec::decode_record(&b).map(Some),
         }
@@ -68,10 +72,10 @@ impl ShardRead for ShardReader {
         ro.set_iterate_upper_bound(end);
         let from = keys::data_seek(self.shard, slot, hash);
         let mut last_cursor = None;
-        for item in self
-            .store
-            .db
-            .iterator_cf_opt(&cf, ro, IteratorMode::From(&from, Direction::Forward))
+        for item in
+            self.store
+                .db
+                .iterator_cf_opt(&cf, ro, IteratorMode::From(&from, Direction::Forward))
         {
             let (k, v) = item.map_err(db_err)?;
             let (slot, hash) = keys::data_position(&k).ok_or_else(|| StorageError::Corrupt {
@@ -85,11 +89,13 @@ impl ShardRead for ShardReader {
                 page.next_cursor = here;
                 return Ok(page);
             }
-            let user_key = keys::data_user_key(self.shard, &k).ok_or_else(|| StorageError::Corrupt {
-                what: "data key",
-                detail: "outside shard".into(),
-            })?;
-            page.entries.push((user_key.to_vec(), codec::decode_record(&v)?));
+            let user_key =
+                keys::data_user_key(self.shard, &k).ok_or_else(|| StorageError::Corrupt {
+                    what: "data key",
+                    detail: "outside shard".into(),
+                })?;
+            page.entries
+                .push((user_key.to_vec(), codec::decode_record(&v)?));
             last_cursor = Some(here);
         }
         Ok(page)
@@ -114,16 +120,17 @@ impl ShardRead for ShardReader {
         ro.set_iterate_upper_bound(upper);
         let (start, _) = keys::shard_range(self.shard);
         let mut out = Vec::new();
-        for item in self
-            .store
-            .db
-            .iterator_cf_opt(&cf, ro, IteratorMode::From(&start, Direction::Forward))
+        for item in
+            self.store
+                .db
+                .iterator_cf_opt(&cf, ro, IteratorMode::From(&start, Direction::Forward))
         {
             let (k, _) = item.map_err(db_err)?;
-            let (at, key) = keys::expiry_parts(self.shard, &k).ok_or_else(|| StorageError::Corrupt {
-                what: "expiry key",
-                detail: "malformed".into(),
-            })?;
+            let (at, key) =
+                keys::expiry_parts(self.shard, &k).ok_or_else(|| StorageError::Corrupt {
+                    what: "expiry key",
+                    detail: "malformed".into(),
+                })?;
             out.push((key.to_vec(), at));
             if out.len() >= limit {
                 break;

@@ -30,7 +30,10 @@ struct Header {
 }
 
 fn path(store: &Store, shard: ShardId) -> PathBuf {
-    store.dir().join("snapshots").join(format!("shard-{shard}.snap"))
+    store
+        .dir()
+        .join("snapshots")
+        .join(format!("shard-{shard}.snap"))
 }
 
 fn corrupt(detail: impl Into<String>) -> StorageError {
@@ -63,7 +66,7 @@ impl SnapshotBuilder {
             Some(b) => codec::decode("applied state", &b)?,
         };
         let meta = SnapshotMeta {
-            last_log_id: applied.last_applied.clone(),
+            last_log_id: applied.last_applied,
             last_membership: applied.membership.clone(),
         };
         let header = codec::encode(&Header {
@@ -78,9 +81,11 @@ impl SnapshotBuilder {
         let mut ro = ReadOptions::default();
         ro.set_snapshot(&view);
         ro.set_iterate_upper_bound(end);
-        for item in db.iterator_cf_opt(&data_cf, ro, IteratorMode::From(&start, Direction::Forward)) {
+        for item in db.iterator_cf_opt(&data_cf, ro, IteratorMode::From(&start, Direction::Forward))
+        {
             let (k, v) = item.map_err(db_err)?;
-            let user_key = keys::data_user_key(self.shard, &k).ok_or_else(|| corrupt("foreign key in shard range"))?;
+            let user_key = keys::data_user_key(self.shard, &k)
+                .ok_or_else(|| corrupt("foreign key in shard range"))?;
             image.extend_from_slice(&(user_key.len() as u32).to_be_bytes());
             image.extend_from_slice(user_key);
             image.extend_from_slice(&(v.len() as u32).to_be_bytes());
@@ -104,7 +109,9 @@ impl openraft::storage::RaftSnapshotBuilder<TypeConfig> for SnapshotBuilder {
 
 fn save(store: &Store, shard: ShardId, image: &[u8]) -> Result<(), StorageError> {
     let final_path = path(store, shard);
-    let dir = final_path.parent().ok_or_else(|| corrupt("snapshot path has no parent"))?;
+    let dir = final_path
+        .parent()
+        .ok_or_else(|| corrupt("snapshot path has no parent"))?;
     std::fs::create_dir_all(dir)?;
     let tmp = final_path.with_extension("snap.tmp");
     let mut f = std::fs::File::create(&tmp)?;
@@ -116,7 +123,9 @@ fn save(store: &Store, shard: ShardId, image: &[u8]) -> Result<(), StorageError>
 }
 
 fn read_u32(b: &[u8], at: usize) -> Result<usize, StorageError> {
-    let bytes = b.get(at..at + 4).ok_or_else(|| corrupt("truncated length"))?;
+    let bytes = b
+        .get(at..at + 4)
+        .ok_or_else(|| corrupt("truncated length"))?;
     Ok(u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize)
 }
 
@@ -127,7 +136,9 @@ fn parse_header(image: &[u8]) -> Result<(Header, usize), StorageError> {
         None => return Err(corrupt("empty image")),
     }
     let len = read_u32(image, 1)?;
-    let body = image.get(5..5 + len).ok_or_else(|| corrupt("truncated header"))?;
+    let body = image
+        .get(5..5 + len)
+        .ok_or_else(|| corrupt("truncated header"))?;
     Ok((codec::decode("snapshot header", body)?, 5 + len))
 }
 
@@ -146,10 +157,18 @@ pub(crate) fn current(store: &Store, shard: ShardId) -> Result<Option<Snapshot>,
 }
 
 /// Replaces the shard's records and applied state with the image, atomically and durably.
-pub(crate) fn install(store: &Store, shard: ShardId, meta: &SnapshotMeta, image: Vec<u8>) -> Result<AppliedState, StorageError> {
+pub(crate) fn install(
+    store: &Store,
+    shard: ShardId,
+    meta: &SnapshotMeta,
+    image: Vec<u8>,
+) -> Result<AppliedState, StorageError> {
     let (header, mut at) = parse_header(&image)?;
     if header.shard != shard {
-        return Err(corrupt(format!("image of shard {} offered to shard {shard}", header.shard)));
+        return Err(corrupt(format!(
+            "image of shard {} offered to shard {shard}",
+            header.shard
+        )));
     }
     let data_cf = store.cf(keys::CF_DATA)?;
     let expiry_cf = store.cf(keys::CF_EXPIRY)?;
@@ -162,10 +181,14 @@ pub(crate) fn install(store: &Store, shard: ShardId, meta: &SnapshotMeta, image:
     let mut expiring = 0u64;
     while at < image.len() {
         let klen = read_u32(&image, at)?;
-        let key = image.get(at + 4..at + 4 + klen).ok_or_else(|| corrupt("truncated key"))?;
+        let key = image
+            .get(at + 4..at + 4 + klen)
+            .ok_or_else(|| corrupt("truncated key"))?;
         at += 4 + klen;
         let vlen = read_u32(&image, at)?;
-        let value = image.get(at + 4..at + 4 + vlen).ok_or_else(|| corrupt("truncated value"))?;
+        let value = image
+            .get(at + 4..at + 4 + vlen)
+            .ok_or_else(|| corrupt("truncated value"))?;
         at += 4 + vlen;
         let record = codec::decode_record(value)?;
         if let Some(exp) = record.expire_at_ms {
@@ -176,13 +199,17 @@ pub(crate) fn install(store: &Store, shard: ShardId, meta: &SnapshotMeta, image:
         count += 1;
     }
     let applied = AppliedState {
-        last_applied: meta.last_log_id.clone(),
+        last_applied: meta.last_log_id,
         membership: meta.last_membership.clone(),
         log_time_ms: header.applied.log_time_ms,
         record_count: count,
         expiring_count: expiring,
     };
-    batch.put_cf(&meta_cf, keys::shard_meta(shard, ShardMeta::Applied), codec::encode(&applied)?);
+    batch.put_cf(
+        &meta_cf,
+        keys::shard_meta(shard, ShardMeta::Applied),
+        codec::encode(&applied)?,
+    );
     let mut wo = WriteOptions::default();
     wo.set_sync(true);
     store.db.write_opt(batch, &wo).map_err(db_err)?;

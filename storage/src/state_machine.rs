@@ -22,7 +22,9 @@ use crate::db::{db_err, io_err, Store};
 use crate::keys::{self, ShardMeta};
 use crate::kv::{Applier, KvRead, KvWrite, Record};
 use crate::snapshot::{self, SnapshotBuilder};
-use crate::types::{Applied, LogId, ShardId, SnapshotData, SnapshotMeta, StoredMembership, TypeConfig};
+use crate::types::{
+    Applied, LogId, ShardId, SnapshotData, SnapshotMeta, StoredMembership, TypeConfig,
+};
 use crate::StorageError;
 
 /// Entries applied per `WriteBatch`, bounding the memory one apply call holds.
@@ -41,8 +43,15 @@ pub struct AppliedState {
     pub expiring_count: u64,
 }
 
-pub(crate) fn read_applied(db: &DB, meta: &ColumnFamily, shard: ShardId) -> Result<AppliedState, StorageError> {
-    match db.get_cf(meta, keys::shard_meta(shard, ShardMeta::Applied)).map_err(db_err)? {
+pub(crate) fn read_applied(
+    db: &DB,
+    meta: &ColumnFamily,
+    shard: ShardId,
+) -> Result<AppliedState, StorageError> {
+    match db
+        .get_cf(meta, keys::shard_meta(shard, ShardMeta::Applied))
+        .map_err(db_err)?
+    {
         None => Ok(AppliedState::default()),
         Some(b) => codec::decode("applied state", &b),
     }
@@ -56,7 +65,11 @@ pub struct StateMachine {
 }
 
 impl StateMachine {
-    pub fn open(store: Store, shard: ShardId, applier: Arc<dyn Applier>) -> Result<StateMachine, StorageError> {
+    pub fn open(
+        store: Store,
+        shard: ShardId,
+        applier: Arc<dyn Applier>,
+    ) -> Result<StateMachine, StorageError> {
         let state = read_applied(&store.db, store.cf(keys::CF_META)?, shard)?;
         Ok(StateMachine {
             store,
@@ -97,7 +110,10 @@ impl StateMachine {
                     if log_id.index() <= prev.index() {
                         return Err(StorageError::Corrupt {
                             what: "apply order",
-                            detail: format!("shard {} applied {} then got {}", self.shard, prev, log_id),
+                            detail: format!(
+                                "shard {} applied {} then got {}",
+                                self.shard, prev, log_id
+                            ),
                         });
                     }
                 }
@@ -108,7 +124,7 @@ impl StateMachine {
                         Applied(self.applier.apply(&mut txn, state.log_time_ms, &p.cmd)?)
                     }
                     EntryPayload::Membership(m) => {
-                        state.membership = StoredMembership::new(Some(log_id.clone()), m);
+                        state.membership = StoredMembership::new(Some(log_id), m);
                         Applied::default()
                     }
                 };
@@ -116,7 +132,11 @@ impl StateMachine {
                 replies.push((responder, reply));
             }
         }
-        batch.put_cf(&meta, keys::shard_meta(self.shard, ShardMeta::Applied), codec::encode(&state)?);
+        batch.put_cf(
+            &meta,
+            keys::shard_meta(self.shard, ShardMeta::Applied),
+            codec::encode(&state)?,
+        );
         db.write(batch).map_err(db_err)?;
         self.state = state;
         for (responder, reply) in replies {
@@ -133,18 +153,24 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     type SnapshotBuilder = SnapshotBuilder;
 
     async fn applied_state(&mut self) -> Result<(Option<LogId>, StoredMembership), io::Error> {
-        Ok((self.state.last_applied.clone(), self.state.membership.clone()))
+        Ok((
+            self.state.last_applied,
+            self.state.membership.clone(),
+        ))
     }
 
     async fn apply<Strm>(&mut self, mut entries: Strm) -> Result<(), io::Error>
     where
-        Strm: futures::Stream<Item = Result<EntryResponder<TypeConfig>, io::Error>> + Unpin + OptionalSend,
+        Strm: futures::Stream<Item = Result<EntryResponder<TypeConfig>, io::Error>>
+            + Unpin
+            + OptionalSend,
     {
         let mut group = Vec::new();
         while let Some(item) = entries.next().await {
             group.push(item?);
             if group.len() >= APPLY_BATCH_ENTRIES_MAX {
-                self.apply_group(std::mem::take(&mut group)).map_err(io_err)?;
+                self.apply_group(std::mem::take(&mut group))
+                    .map_err(io_err)?;
             }
         }
         if !group.is_empty() {
@@ -157,8 +183,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
         SnapshotBuilder::new(self.store.clone(), self.shard)
     }
 
-    async fn install_snapshot(&mut self, meta: &SnapshotMeta, snapshot: SnapshotData) -> Result<(), io::Error> {
-        self.state = snapshot::install(&self.store, self.shard, meta, snapshot.into_inner()).map_err(io_err)?;
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta,
+        snapshot: SnapshotData,
+    ) -> Result<(), io::Error> {
+        self.state = snapshot::install(&self.store, self.shard, meta, snapshot.into_inner())
+            .map_err(io_err)?;
         Ok(())
     }
 
@@ -198,7 +229,8 @@ impl Txn<'_> {
 
     fn unindex(&mut self, key: &[u8], old: &Option<Record>) {
         if let Some(at) = old.as_ref().and_then(|r| r.expire_at_ms) {
-            self.batch.delete_cf(&self.expiry, keys::expiry(self.shard, at, key));
+            self.batch
+                .delete_cf(&self.expiry, keys::expiry(self.shard, at, key));
             *self.expiring = self.expiring.saturating_sub(1);
         }
     }
@@ -223,10 +255,12 @@ impl KvWrite for Txn<'_> {
             *self.count += 1;
         }
         if let Some(at) = record.expire_at_ms {
-            self.batch.put_cf(&self.expiry, keys::expiry(self.shard, at, key), []);
+            self.batch
+                .put_cf(&self.expiry, keys::expiry(self.shard, at, key), []);
             *self.expiring += 1;
         }
-        self.batch.put_cf(&self.data, &dk, codec::encode_record(&record));
+        self.batch
+            .put_cf(&self.data, &dk, codec::encode_record(&record));
         self.overlay.insert(dk, Some(record));
         Ok(())
     }
@@ -247,7 +281,8 @@ impl KvWrite for Txn<'_> {
     fn clear(&mut self) -> Result<(), StorageError> {
         let (start, end) = keys::shard_range(self.shard);
         self.batch.delete_range_cf(self.data, &start[..], &end[..]);
-        self.batch.delete_range_cf(self.expiry, &start[..], &end[..]);
+        self.batch
+            .delete_range_cf(self.expiry, &start[..], &end[..]);
         self.overlay.clear();
         self.cleared = true;
         *self.count = 0;

@@ -28,7 +28,11 @@ pub struct PeerAddr {
 
 impl fmt::Display for PeerAddr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "node{}@{}/{}", self.node_id, self.resp_addr, self.cluster_addr)
+        write!(
+            f,
+            "node{}@{}/{}",
+            self.node_id, self.resp_addr, self.cluster_addr
+        )
     }
 }
 

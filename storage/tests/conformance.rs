@@ -3,17 +3,25 @@
 
 use std::sync::Arc;
 
-use openraft::testing::log::{StoreBuilder, Suite};
 use openraft::error::ErrorSource;
+use openraft::testing::log::{StoreBuilder, Suite};
 use openraft::StorageError;
 use tanli_storage::types::TypeConfig;
-use tanli_storage::{Applier, KvWrite, LogReadLimits, LogStore, StateMachine, StorageError as TanliError, Store, StoreOptions};
+use tanli_storage::{
+    Applier, KvWrite, LogReadLimits, LogStore, StateMachine, StorageError as TanliError, Store,
+    StoreOptions,
+};
 
 /// The suite never applies normal entries (it cannot build `D`); an applier that echoes is enough.
 struct Echo;
 
 impl Applier for Echo {
-    fn apply(&self, _kv: &mut dyn KvWrite, _log_time_ms: u64, cmd: &[u8]) -> Result<Vec<u8>, TanliError> {
+    fn apply(
+        &self,
+        _kv: &mut dyn KvWrite,
+        _log_time_ms: u64,
+        cmd: &[u8],
+    ) -> Result<Vec<u8>, TanliError> {
         Ok(cmd.to_vec())
     }
 }
@@ -25,11 +33,13 @@ fn fail(e: impl ToString) -> StorageError<TypeConfig> {
 }
 
 impl StoreBuilder<TypeConfig, LogStore, StateMachine, tempfile::TempDir> for Builder {
-    async fn build(&self) -> Result<(tempfile::TempDir, LogStore, StateMachine), StorageError<TypeConfig>> {
-        let dir = tempfile::tempdir().map_err(|e| fail(e))?;
-        let store = Store::open(dir.path(), &StoreOptions::default()).map_err(|e| fail(e))?;
+    async fn build(
+        &self,
+    ) -> Result<(tempfile::TempDir, LogStore, StateMachine), StorageError<TypeConfig>> {
+        let dir = tempfile::tempdir().map_err(fail)?;
+        let store = Store::open(dir.path(), &StoreOptions::default()).map_err(fail)?;
         let log = LogStore::new(store.clone(), 3, LogReadLimits::default());
-        let sm = StateMachine::open(store, 3, Arc::new(Echo)).map_err(|e| fail(e))?;
+        let sm = StateMachine::open(store, 3, Arc::new(Echo)).map_err(fail)?;
         Ok((dir, log, sm))
     }
 }

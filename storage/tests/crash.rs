@@ -30,7 +30,9 @@ async fn append_forever(store: Store, shard: u64) {
     let mut log = LogStore::new(store, shard, LogReadLimits::default());
     for index in 1u64.. {
         let (tx, rx) = TypeConfig::oneshot();
-        log.append([entry(shard, index)], IOFlushed::signal(tx)).await.expect("append");
+        log.append([entry(shard, index)], IOFlushed::signal(tx))
+            .await
+            .expect("append");
         rx.await.expect("callback").expect("synced");
         println!("acked {shard} {index}");
     }
@@ -40,7 +42,10 @@ fn child(dir: &str) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
         let store = Store::open(std::path::Path::new(dir), &StoreOptions::default()).expect("open");
-        let tasks: Vec<_> = SHARDS.iter().map(|&s| tokio::spawn(append_forever(store.clone(), s))).collect();
+        let tasks: Vec<_> = SHARDS
+            .iter()
+            .map(|&s| tokio::spawn(append_forever(store.clone(), s)))
+            .collect();
         for t in tasks {
             let _ = t.await;
         }
@@ -55,7 +60,12 @@ fn sigkill_during_synced_appends_loses_nothing_acknowledged() {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let mut proc = Command::new(std::env::current_exe().expect("exe"))
-        .args(["--exact", "sigkill_during_synced_appends_loses_nothing_acknowledged", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "sigkill_during_synced_appends_loses_nothing_acknowledged",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(CHILD_ENV, dir.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -73,8 +83,14 @@ fn sigkill_during_synced_appends_loses_nothing_acknowledged() {
         }
     };
     while acked.iter().any(|&a| a < 200) {
-        assert!(Instant::now() < deadline, "child acknowledged only {acked:?} in time");
-        let line = lines.next().expect("child output ended early").expect("read");
+        assert!(
+            Instant::now() < deadline,
+            "child acknowledged only {acked:?} in time"
+        );
+        let line = lines
+            .next()
+            .expect("child output ended early")
+            .expect("read");
         record(&line, &mut acked);
     }
     proc.kill().expect("SIGKILL");
@@ -91,11 +107,20 @@ fn sigkill_during_synced_appends_loses_nothing_acknowledged() {
             let mut log = LogStore::new(store.clone(), shard, LogReadLimits::default());
             let state = log.get_log_state().await.expect("log state");
             let last = state.last_log_id.map(|l| l.index()).unwrap_or(0);
-            assert!(last >= acked[i], "shard {shard}: acknowledged {} but only {last} survived", acked[i]);
+            assert!(
+                last >= acked[i],
+                "shard {shard}: acknowledged {} but only {last} survived",
+                acked[i]
+            );
             let entries = log.try_get_log_entries(1..=last).await.expect("read log");
             assert_eq!(entries.len() as u64, last, "shard {shard}: log has holes");
             for (n, e) in entries.iter().enumerate() {
-                assert_eq!(e, &entry(shard, n as u64 + 1), "shard {shard}: entry {} corrupt", n + 1);
+                assert_eq!(
+                    e,
+                    &entry(shard, n as u64 + 1),
+                    "shard {shard}: entry {} corrupt",
+                    n + 1
+                );
             }
         }
     });

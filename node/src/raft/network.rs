@@ -7,7 +7,9 @@ use std::sync::Arc;
 
 use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
-use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
+};
 use openraft::OptionalSend;
 use tanli_storage::types::{PeerAddr, PeerId, ShardId, Snapshot, SnapshotData, TypeConfig, Vote};
 
@@ -28,7 +30,10 @@ impl RaftNetworkFactory<TypeConfig> for ShardNetworkFactory {
             transport: self.transport.clone(),
             shard: self.shard,
             target,
-            addr: node.cluster_addr.parse().map_err(|_| node.cluster_addr.clone()),
+            addr: node
+                .cluster_addr
+                .parse()
+                .map_err(|_| node.cluster_addr.clone()),
         }
     }
 }
@@ -56,12 +61,16 @@ impl ShardNetwork {
                 ))
             }
         };
-        self.transport.call(addr, self.shard, req, option.hard_ttl()).await
+        self.transport
+            .call(addr, self.shard, req, option.hard_ttl())
+            .await
     }
 
     fn rpc_error(&self, e: CallError) -> RPCError<TypeConfig> {
         match e {
-            CallError::Unreachable(..) => RPCError::Unreachable(Unreachable::new(&Msg(e.to_string()))),
+            CallError::Unreachable(..) => {
+                RPCError::Unreachable(Unreachable::new(&Msg(e.to_string())))
+            }
             other => RPCError::Network(NetworkError::new(&Msg(other.to_string()))),
         }
     }
@@ -79,21 +88,41 @@ impl RaftNetworkV2<TypeConfig> for ShardNetwork {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
-        match self.call(Request::Append(rpc), &option).await.map_err(|e| self.rpc_error(e))? {
+        match self
+            .call(Request::Append(rpc), &option)
+            .await
+            .map_err(|e| self.rpc_error(e))?
+        {
             Response::Append(r) => Ok(r),
             _ => Err(self.unexpected()),
         }
     }
 
-    async fn vote(&mut self, rpc: VoteRequest<TypeConfig>, option: RPCOption) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
-        match self.call(Request::Vote(rpc), &option).await.map_err(|e| self.rpc_error(e))? {
+    async fn vote(
+        &mut self,
+        rpc: VoteRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        match self
+            .call(Request::Vote(rpc), &option)
+            .await
+            .map_err(|e| self.rpc_error(e))?
+        {
             Response::Vote(r) => Ok(r),
             _ => Err(self.unexpected()),
         }
     }
 
-    async fn pre_vote(&mut self, rpc: VoteRequest<TypeConfig>, option: RPCOption) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
-        match self.call(Request::PreVote(rpc), &option).await.map_err(|e| self.rpc_error(e))? {
+    async fn pre_vote(
+        &mut self,
+        rpc: VoteRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        match self
+            .call(Request::PreVote(rpc), &option)
+            .await
+            .map_err(|e| self.rpc_error(e))?
+        {
             Response::Vote(r) => Ok(r),
             _ => Err(self.unexpected()),
         }
@@ -115,7 +144,9 @@ impl RaftNetworkV2<TypeConfig> for ShardNetwork {
             RPCError::Unreachable(u) => StreamingError::Unreachable(u),
             RPCError::Timeout(t) => StreamingError::Timeout(t),
             RPCError::Network(n) => StreamingError::Network(n),
-            RPCError::RemoteError(r) => StreamingError::Network(NetworkError::new(&Msg(r.to_string()))),
+            RPCError::RemoteError(r) => {
+                StreamingError::Network(NetworkError::new(&Msg(r.to_string())))
+            }
         };
         tokio::select! {
             closed = cancel => Err(StreamingError::Closed(closed)),

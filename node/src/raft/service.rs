@@ -26,7 +26,12 @@ pub struct ServiceConfig {
     pub inflight_max: usize,
 }
 
-pub async fn serve(listener: TcpListener, registry: Registry, cfg: ServiceConfig, shutdown: CancellationToken) {
+pub async fn serve(
+    listener: TcpListener,
+    registry: Registry,
+    cfg: ServiceConfig,
+    shutdown: CancellationToken,
+) {
     loop {
         let (stream, peer) = tokio::select! {
             _ = shutdown.cancelled() => return,
@@ -57,10 +62,16 @@ async fn connection(stream: TcpStream, registry: Registry, cfg: ServiceConfig) {
     let mut reader = FramedRead::new(rd, codec(cfg.frame_bytes_max));
     let mut writer = FramedWrite::new(wr, codec(cfg.frame_bytes_max));
     match reader.next().await.map(|r| r.map(|b| wire::decode(&b))) {
-        Some(Ok(Ok(Frame::Hello { cluster_id, node_id }))) if cluster_id == cfg.cluster_id => {
+        Some(Ok(Ok(Frame::Hello {
+            cluster_id,
+            node_id,
+        }))) if cluster_id == cfg.cluster_id => {
             tracing::debug!(?peer, node_id, "raft peer connected");
         }
-        Some(Ok(Ok(Frame::Hello { cluster_id, node_id }))) => {
+        Some(Ok(Ok(Frame::Hello {
+            cluster_id,
+            node_id,
+        }))) => {
             tracing::error!(?peer, node_id, theirs = %cluster_id, ours = %cfg.cluster_id, "refusing a node of another cluster");
             if let Ok(b) = wire::encode(&Frame::Refused {
                 reason: format!("this node belongs to cluster {:?}", cfg.cluster_id),
@@ -84,7 +95,10 @@ async fn connection(stream: TcpStream, registry: Registry, cfg: ServiceConfig) {
     });
     let permits = Arc::new(Semaphore::new(cfg.inflight_max));
     while let Some(item) = reader.next().await {
-        let frame = match item.map_err(|e| e.to_string()).and_then(|b| wire::decode(&b).map_err(|e| e.to_string())) {
+        let frame = match item
+            .map_err(|e| e.to_string())
+            .and_then(|b| wire::decode(&b).map_err(|e| e.to_string()))
+        {
             Ok(f) => f,
             Err(e) => {
                 tracing::warn!(?peer, error = %e, "dropping raft connection");
@@ -95,8 +109,14 @@ async fn connection(stream: TcpStream, registry: Registry, cfg: ServiceConfig) {
             tracing::warn!(?peer, "unexpected frame on raft connection");
             break;
         };
-        let Ok(permit) = permits.clone().acquire_owned().await else { break };
-        let raft = registry.read().unwrap_or_else(|e| e.into_inner()).get(&shard).cloned();
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            break;
+        };
+        let raft = registry
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&shard)
+            .cloned();
         let tx = tx.clone();
         tokio::spawn(async move {
             let body = match raft {
@@ -119,9 +139,21 @@ async fn connection(stream: TcpStream, registry: Registry, cfg: ServiceConfig) {
 async fn handle(raft: &Raft, req: Request) -> Result<Response, WireError> {
     let raft_err = |e: &dyn std::fmt::Display| WireError::Raft(e.to_string());
     match req {
-        Request::Append(r) => raft.append_entries(r).await.map(Response::Append).map_err(|e| raft_err(&e)),
-        Request::Vote(r) => raft.vote(r).await.map(Response::Vote).map_err(|e| raft_err(&e)),
-        Request::PreVote(r) => raft.pre_vote(r).await.map(Response::Vote).map_err(|e| raft_err(&e)),
+        Request::Append(r) => raft
+            .append_entries(r)
+            .await
+            .map(Response::Append)
+            .map_err(|e| raft_err(&e)),
+        Request::Vote(r) => raft
+            .vote(r)
+            .await
+            .map(Response::Vote)
+            .map_err(|e| raft_err(&e)),
+        Request::PreVote(r) => raft
+            .pre_vote(r)
+            .await
+            .map(Response::Vote)
+            .map_err(|e| raft_err(&e)),
         Request::Snapshot { vote, meta, data } => raft
             .install_full_snapshot(
                 vote,

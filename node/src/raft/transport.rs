@@ -47,7 +47,9 @@ pub struct TransportConfig {
 }
 
 pub fn codec(frame_bytes_max: usize) -> LengthDelimitedCodec {
-    LengthDelimitedCodec::builder().max_frame_length(frame_bytes_max).new_codec()
+    LengthDelimitedCodec::builder()
+        .max_frame_length(frame_bytes_max)
+        .new_codec()
 }
 
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Response, WireError>>>>>;
@@ -97,7 +99,13 @@ impl Transport {
     }
 
     /// Sends one request to `addr` for `shard` and waits for its reply, at most `timeout`.
-    pub async fn call(&self, addr: SocketAddr, shard: ShardId, body: Request, timeout: Duration) -> Result<Response, CallError> {
+    pub async fn call(
+        &self,
+        addr: SocketAddr,
+        shard: ShardId,
+        body: Request,
+        timeout: Duration,
+    ) -> Result<Response, CallError> {
         let peer = self.peer(addr);
         if let Some(until) = *peer.down_until.lock().unwrap_or_else(|e| e.into_inner()) {
             if Instant::now() < until {
@@ -108,22 +116,28 @@ impl Transport {
         let conn = match tokio::time::timeout(timeout, self.connection(addr, &peer)).await {
             Ok(Ok(c)) => c,
             Ok(Err(e)) => {
-                *peer.down_until.lock().unwrap_or_else(|e| e.into_inner()) = Some(Instant::now() + DOWN_BACKOFF);
+                *peer.down_until.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some(Instant::now() + DOWN_BACKOFF);
                 return Err(e);
             }
             Err(_) => return Err(CallError::Timeout(addr, timeout)),
         };
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let frame = wire::encode(&Frame::Request { id, shard, body }).map_err(|e| CallError::Network(addr, e.to_string()))?;
+        let frame = wire::encode(&Frame::Request { id, shard, body })
+            .map_err(|e| CallError::Network(addr, e.to_string()))?;
         let (tx, rx) = oneshot::channel();
-        conn.pending.lock().unwrap_or_else(|e| e.into_inner()).insert(id, tx);
+        conn.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, tx);
         let remaining = deadline.saturating_duration_since(Instant::now());
         let outcome = tokio::time::timeout(remaining, async {
             conn.tx
                 .send(frame)
                 .await
                 .map_err(|_| CallError::Network(addr, "connection closed".into()))?;
-            rx.await.map_err(|_| CallError::Network(addr, "connection closed".into()))
+            rx.await
+                .map_err(|_| CallError::Network(addr, "connection closed".into()))
         })
         .await;
         match outcome {
@@ -131,7 +145,10 @@ impl Transport {
             Ok(Ok(Err(remote))) => Err(CallError::Remote(addr, remote)),
             Ok(Err(e)) => Err(e),
             Err(_) => {
-                conn.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+                conn.pending
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&id);
                 Err(CallError::Timeout(addr, timeout))
             }
         }
@@ -152,8 +169,15 @@ impl Transport {
 
     async fn dial(&self, addr: SocketAddr) -> Result<Conn, CallError> {
         let unreachable = |e: std::io::Error| CallError::Unreachable(addr, e.to_string());
-        let socket = if addr.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }.map_err(unreachable)?;
-        socket.bind(SocketAddr::new(self.cfg.bind, 0)).map_err(unreachable)?;
+        let socket = if addr.is_ipv4() {
+            TcpSocket::new_v4()
+        } else {
+            TcpSocket::new_v6()
+        }
+        .map_err(unreachable)?;
+        socket
+            .bind(SocketAddr::new(self.cfg.bind, 0))
+            .map_err(unreachable)?;
         let stream = tokio::time::timeout(self.cfg.connect_timeout, socket.connect(addr))
             .await
             .map_err(|_| CallError::Unreachable(addr, "connect timed out".into()))?
@@ -181,7 +205,10 @@ impl Transport {
         let reader_pending = pending.clone();
         tokio::spawn(async move {
             while let Some(item) = reader.next().await {
-                let frame = match item.map_err(|e| e.to_string()).and_then(|b| wire::decode(&b).map_err(|e| e.to_string())) {
+                let frame = match item
+                    .map_err(|e| e.to_string())
+                    .and_then(|b| wire::decode(&b).map_err(|e| e.to_string()))
+                {
                     Ok(f) => f,
                     Err(e) => {
                         tracing::warn!(%addr, error = %e, "raft connection dropped");
@@ -190,7 +217,10 @@ impl Transport {
                 };
                 match frame {
                     Frame::Response { id, body } => {
-                        let waiter = reader_pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+                        let waiter = reader_pending
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .remove(&id);
                         if let Some(w) = waiter {
                             let _ = w.send(body);
                         }
@@ -205,7 +235,10 @@ impl Transport {
             // Closing the send queue marks the connection dead for the next caller; dropping every
             // waiter fails its call with "connection closed".
             writer_task.abort();
-            reader_pending.lock().unwrap_or_else(|e| e.into_inner()).clear();
+            reader_pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clear();
         });
         Ok(Conn { tx, pending })
     }

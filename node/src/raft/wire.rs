@@ -6,7 +6,9 @@ use bytes::{BufMut, Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 use tanli_storage::types::{ShardId, SnapshotMeta, TypeConfig, Vote};
 
-use openraft::raft::{AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
+};
 
 const WIRE_V1: u8 = 1;
 
@@ -16,8 +18,15 @@ pub enum Frame {
     Hello { cluster_id: String, node_id: u64 },
     /// Refusal of a `Hello`; the connection closes after it.
     Refused { reason: String },
-    Request { id: u64, shard: ShardId, body: Request },
-    Response { id: u64, body: Result<Response, WireError> },
+    Request {
+        id: u64,
+        shard: ShardId,
+        body: Request,
+    },
+    Response {
+        id: u64,
+        body: Result<Response, WireError>,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -25,7 +34,11 @@ pub enum Request {
     Append(AppendEntriesRequest<TypeConfig>),
     Vote(VoteRequest<TypeConfig>),
     PreVote(VoteRequest<TypeConfig>),
-    Snapshot { vote: Vote, meta: SnapshotMeta, data: Vec<u8> },
+    Snapshot {
+        vote: Vote,
+        meta: SnapshotMeta,
+        data: Vec<u8>,
+    },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -59,7 +72,9 @@ pub fn encode(frame: &Frame) -> Result<Bytes, postcard::Error> {
 
 pub fn decode(b: &[u8]) -> Result<Frame, DecodeError> {
     match b.split_first() {
-        Some((&WIRE_V1, body)) => postcard::from_bytes(body).map_err(|e| DecodeError(e.to_string())),
+        Some((&WIRE_V1, body)) => {
+            postcard::from_bytes(body).map_err(|e| DecodeError(e.to_string()))
+        }
         Some((v, _)) => Err(DecodeError(format!("unknown wire version {v}"))),
         None => Err(DecodeError("empty frame".into())),
     }
@@ -78,7 +93,10 @@ mod tests {
         let b = encode(&f).expect("encode");
         assert_eq!(b[0], WIRE_V1);
         match decode(&b).expect("decode") {
-            Frame::Hello { cluster_id, node_id } => assert_eq!((cluster_id.as_str(), node_id), ("c", 3)),
+            Frame::Hello {
+                cluster_id,
+                node_id,
+            } => assert_eq!((cluster_id.as_str(), node_id), ("c", 3)),
             other => panic!("unexpected {other:?}"),
         }
         let r = Frame::Response {
@@ -87,7 +105,10 @@ mod tests {
         };
         assert!(matches!(
             decode(&encode(&r).expect("encode")).expect("decode"),
-            Frame::Response { id: 9, body: Err(WireError::UnknownShard(4)) }
+            Frame::Response {
+                id: 9,
+                body: Err(WireError::UnknownShard(4))
+            }
         ));
         assert!(decode(&[2, 0]).is_err());
         assert!(decode(&[]).is_err());

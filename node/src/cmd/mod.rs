@@ -1,0 +1,461 @@
+//! Command semantics: parsing a client's argument vector into a typed [`Command`], the keys it
+//! touches, and executing it.
+//!
+//! A command is one of three kinds, and the kind decides where it runs:
+//! - [`ConnCmd`]: connection state (PING, HELLO, CLIENT, COMMAND, ...), answered by the connection.
+//! - [`ReadCmd`]: executed against a [`ShardRead`] after the read's consistency check, with the
+//!   reader's notion of now and randomness passed in ([`ReadCtx`]).
+//! - [`WriteCmd`]: encoded ([`WriteCmd::encode`]) into the Raft log and applied by the state
+//!   machine through [`Applier`]. Apply is deterministic: its only clock is the log time the
+//!   leader stamped on the entry.
+//!
+//! Names, arities and metadata live in one table (`table.rs`); each family file parses, applies
+//! and executes its own commands: `string.rs`, `set.rs` (SET and GETEX options), `counter.rs`,
+//! `keyspace.rs`, `expire.rs`, `scan.rs`, `conn.rs`. Helpers: `parse.rs` (argument cursor,
+//! number parsing, shared error texts), `glob.rs` (Redis pattern matching), `ldouble.rs` and
+//! `bignum.rs` (INCRBYFLOAT's exact `long double` arithmetic).
+//!
+//! A record whose `expire_at_ms <= now` is absent for every command; a write that finds one
+//! deletes or overwrites it.
+
+pub mod conn;
+pub mod counter;
+pub mod expire;
+pub mod keyspace;
+pub mod parse;
+pub mod scan;
+pub mod set;
+pub mod string;
+pub mod table;
+
+mod bignum;
+mod glob;
+mod ldouble;
+#[cfg(test)]
+mod testkv;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use tanli_storage::{Kind, KvRead, KvWrite, Record, ShardRead, StorageError};
+
+pub use self::conn::{CommandSub, ConnCmd, ListFilter};
+pub use self::expire::{ExpireCond, ExpireKind};
+pub use self::scan::ScanArgs;
+pub use self::set::{GetExOpt, SetCond, SetExpiry, SetFlavor};
+pub use self::table::command_reply;
+pub use crate::reply::DecodeError;
+use crate::reply::{decode_versioned, encode_versioned, Reply};
+
+/// A parsed client command.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    Conn(ConnCmd),
+    Read(ReadCmd),
+    Write(WriteCmd),
+}
+
+/// Parses one argument vector (`args[0]` is the command name, any case). An `Err` is the reply
+/// to send instead (unknown command, arity, syntax), with Redis's exact text.
+pub fn parse(args: &[Bytes]) -> Result<Command, Reply> {
+    table::parse(args)
+}
+
+/// Commands that only read one shard's committed state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReadCmd {
+    Get {
+        key: Bytes,
+    },
+    MGet {
+        keys: Vec<Bytes>,
+    },
+    Strlen {
+        key: Bytes,
+    },
+    GetRange {
+        key: Bytes,
+        start: i64,
+        end: i64,
+    },
+    Exists {
+        keys: Vec<Bytes>,
+    },
+    Type {
+        key: Bytes,
+    },
+    /// `TTL` (`ms == false`) or `PTTL`.
+    Ttl {
+        key: Bytes,
+        ms: bool,
+    },
+    Scan(ScanArgs),
+    Keys {
+        pattern: Bytes,
+    },
+    RandomKey,
+    DbSize,
+}
+
+/// What a read may use besides the data: the reader's clock and a random seed (`RANDOMKEY`).
+#[derive(Debug, Clone, Copy)]
+pub struct ReadCtx {
+    pub now_ms: u64,
+    pub random: u64,
+}
+
+impl ReadCmd {
+    /// Every key the command reads (routing and CROSSSLOT checks); empty for keyspace-wide reads.
+    pub fn keys(&self) -> Vec<&[u8]> {
+        match self {
+            ReadCmd::Get { key }
+            | ReadCmd::Strlen { key }
+            | ReadCmd::GetRange { key, .. }
+            | ReadCmd::Type { key }
+            | ReadCmd::Ttl { key, .. } => vec![key.as_ref()],
+            ReadCmd::MGet { keys } | ReadCmd::Exists { keys } => {
+                keys.iter().map(|k| k.as_ref()).collect()
+            }
+            ReadCmd::Scan(_) | ReadCmd::Keys { .. } | ReadCmd::RandomKey | ReadCmd::DbSize => {
+                Vec::new()
+            }
+        }
+    }
+
+    pub fn execute(&self, r: &dyn ShardRead, ctx: &ReadCtx) -> Result<Reply, StorageError> {
+        let now = ctx.now_ms;
+        finish(match self {
+            ReadCmd::Get { key } => string::get(r, now, key),
+            ReadCmd::MGet { keys } => string::mget(r, now, keys),
+            ReadCmd::Strlen { key } => string::strlen(r, now, key),
+            ReadCmd::GetRange { key, start, end } => string::getrange(r, now, key, *start, *end),
+            ReadCmd::Exists { keys } => keyspace::exists(r, now, keys),
+            ReadCmd::Type { key } => keyspace::type_of(r, now, key),
+            ReadCmd::Ttl { key, ms } => expire::ttl(r, now, key, *ms),
+            ReadCmd::Scan(args) => scan::scan(r, now, args),
+            ReadCmd::Keys { pattern } => scan::keys(r, now, pattern),
+            ReadCmd::RandomKey => keyspace::randomkey(r, now, ctx.random),
+            ReadCmd::DbSize => keyspace::dbsize(r),
+        })
+    }
+}
+
+/// Every write, as it travels through the Raft log. Never renumber or reorder variants: the
+/// encoding is positional. Append new ones at the end (and bump the codec version when an
+/// existing variant changes shape).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum WriteCmd {
+    /// SET and its older forms (SETNX, SETEX, PSETEX, GETSET).
+    Set {
+        key: Vec<u8>,
+        value: Vec<u8>,
+        cond: SetCond,
+        get: bool,
+        expiry: SetExpiry,
+        flavor: SetFlavor,
+    },
+    /// GETEX; the expiry argument is validated at apply, after the key lookup, as Redis does.
+    GetEx {
+        key: Vec<u8>,
+        opt: GetExOpt,
+    },
+    GetDel {
+        key: Vec<u8>,
+    },
+    MSet {
+        pairs: Vec<(Vec<u8>, Vec<u8>)>,
+        nx: bool,
+    },
+    Append {
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
+    SetRange {
+        key: Vec<u8>,
+        offset: u64,
+        value: Vec<u8>,
+    },
+    /// INCR, DECR, INCRBY, DECRBY.
+    IncrBy {
+        key: Vec<u8>,
+        by: i64,
+    },
+    /// The increment stays text: it is parsed at apply, after the type check, like Redis.
+    IncrByFloat {
+        key: Vec<u8>,
+        by: Vec<u8>,
+    },
+    /// DEL and UNLINK.
+    Del {
+        keys: Vec<Vec<u8>>,
+    },
+    /// EXPIRE, PEXPIRE, EXPIREAT, PEXPIREAT; `when_ms` is relative for the first two.
+    Expire {
+        key: Vec<u8>,
+        when_ms: i64,
+        kind: ExpireKind,
+        cond: ExpireCond,
+    },
+    Persist {
+        key: Vec<u8>,
+    },
+    /// FLUSHDB and FLUSHALL: clears the shard.
+    Flush,
+    /// Reclaim of expired records, proposed by the leader (never parsed from a client): each key
+    /// is deleted only if its record still expires exactly at the given time, at or before the
+    /// entry's log time.
+    Reap {
+        keys: Vec<(Vec<u8>, u64)>,
+    },
+}
+
+impl WriteCmd {
+    /// Every key the command touches (routing and CROSSSLOT checks).
+    pub fn keys(&self) -> Vec<&[u8]> {
+        match self {
+            WriteCmd::Set { key, .. }
+            | WriteCmd::GetEx { key, .. }
+            | WriteCmd::GetDel { key }
+            | WriteCmd::Append { key, .. }
+            | WriteCmd::SetRange { key, .. }
+            | WriteCmd::IncrBy { key, .. }
+            | WriteCmd::IncrByFloat { key, .. }
+            | WriteCmd::Expire { key, .. }
+            | WriteCmd::Persist { key } => vec![key.as_slice()],
+            WriteCmd::MSet { pairs, .. } => pairs.iter().map(|(k, _)| k.as_slice()).collect(),
+            WriteCmd::Del { keys } => keys.iter().map(Vec::as_slice).collect(),
+            WriteCmd::Reap { keys } => keys.iter().map(|(k, _)| k.as_slice()).collect(),
+            WriteCmd::Flush => Vec::new(),
+        }
+    }
+
+    /// The Raft log payload: version byte, then postcard.
+    pub fn encode(&self) -> Vec<u8> {
+        encode_versioned(self)
+    }
+
+    pub fn decode(b: &[u8]) -> Result<WriteCmd, DecodeError> {
+        decode_versioned(b)
+    }
+
+    /// The leader's reclaim proposal for expired records: `(key, expire_at_ms)` pairs.
+    pub fn reap(keys: Vec<(Vec<u8>, u64)>) -> WriteCmd {
+        WriteCmd::Reap { keys }
+    }
+
+    /// Applies the command at `log_time_ms`. Command-level failures are error replies and leave
+    /// the data untouched; an `Err` is a storage failure.
+    pub fn apply(&self, kv: &mut dyn KvWrite, log_time_ms: u64) -> Result<Reply, StorageError> {
+        let now = log_time_ms;
+        finish(match self {
+            WriteCmd::Set {
+                key,
+                value,
+                cond,
+                get,
+                expiry,
+                flavor,
+            } => set::apply_set(kv, now, key, value, cond, *get, *expiry, *flavor),
+            WriteCmd::GetEx { key, opt } => set::apply_getex(kv, now, key, opt),
+            WriteCmd::GetDel { key } => string::getdel(kv, now, key),
+            WriteCmd::MSet { pairs, nx } => string::mset(kv, now, pairs, *nx),
+            WriteCmd::Append { key, value } => string::append(kv, now, key, value),
+            WriteCmd::SetRange { key, offset, value } => {
+                string::setrange(kv, now, key, *offset, value)
+            }
+            WriteCmd::IncrBy { key, by } => counter::incrby(kv, now, key, *by),
+            WriteCmd::IncrByFloat { key, by } => counter::incrbyfloat(kv, now, key, by),
+            WriteCmd::Del { keys } => keyspace::del(kv, now, keys),
+            WriteCmd::Expire {
+                key,
+                when_ms,
+                kind,
+                cond,
+            } => expire::apply_expire(kv, now, key, *when_ms, *kind, *cond),
+            WriteCmd::Persist { key } => expire::persist(kv, now, key),
+            WriteCmd::Flush => keyspace::flush(kv),
+            WriteCmd::Reap { keys } => keyspace::reap(kv, now, keys),
+        })
+    }
+}
+
+/// The state machine's command semantics: decode, apply, encode the reply.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Applier;
+
+impl tanli_storage::Applier for Applier {
+    fn apply(
+        &self,
+        kv: &mut dyn KvWrite,
+        log_time_ms: u64,
+        cmd: &[u8],
+    ) -> Result<Vec<u8>, StorageError> {
+        let reply = match WriteCmd::decode(cmd) {
+            Ok(cmd) => cmd.apply(kv, log_time_ms)?,
+            // Deterministic on every replica, so answering with an error keeps them in step.
+            Err(e) => Reply::err(format!("undecodable command in log: {e}")),
+        };
+        Ok(reply.to_bytes())
+    }
+}
+
+/// Why a command stopped early: with a reply to send (a command-level failure such as
+/// WRONGTYPE, which changes nothing) or because storage failed.
+enum Stop {
+    Reply(Reply),
+    Storage(StorageError),
+}
+
+impl From<StorageError> for Stop {
+    fn from(e: StorageError) -> Stop {
+        Stop::Storage(e)
+    }
+}
+
+impl From<Reply> for Stop {
+    fn from(r: Reply) -> Stop {
+        Stop::Reply(r)
+    }
+}
+
+/// What family functions return: `?` works for storage failures and error replies alike.
+type Step<T> = Result<T, Stop>;
+
+fn finish(step: Step<Reply>) -> Result<Reply, StorageError> {
+    match step {
+        Ok(reply) | Err(Stop::Reply(reply)) => Ok(reply),
+        Err(Stop::Storage(e)) => Err(e),
+    }
+}
+
+/// The record at `key` if it is live at `now`.
+fn live(kv: &dyn KvRead, now: u64, key: &[u8]) -> Step<Option<Record>> {
+    Ok(kv.get(key)?.filter(|r| r.is_live(now)))
+}
+
+/// The live record at `key`, which must hold a string (else WRONGTYPE).
+fn live_string(kv: &dyn KvRead, now: u64, key: &[u8]) -> Step<Option<Record>> {
+    match live(kv, now, key)? {
+        Some(r) if r.kind != Kind::String => Err(Stop::Reply(parse::err::wrong_type())),
+        other => Ok(other),
+    }
+}
+
+/// Write-path lookup: like [`live`], but an expired record it finds is deleted (as Redis's
+/// write lookup does), so a write never leaves a stale record behind. The record was already
+/// logically absent, so this changes nothing visible even if the command then fails.
+fn live_w(kv: &mut dyn KvWrite, now: u64, key: &[u8]) -> Step<Option<Record>> {
+    match kv.get(key)? {
+        Some(r) if !r.is_live(now) => {
+            kv.delete(key)?;
+            Ok(None)
+        }
+        other => Ok(other),
+    }
+}
+
+/// [`live_w`] for commands that need a string (else WRONGTYPE).
+fn live_string_w(kv: &mut dyn KvWrite, now: u64, key: &[u8]) -> Step<Option<Record>> {
+    match live_w(kv, now, key)? {
+        Some(r) if r.kind != Kind::String => Err(Stop::Reply(parse::err::wrong_type())),
+        other => Ok(other),
+    }
+}
+
+/// Writes `record`, or deletes the key when the record's expiry is already due at `now` (a
+/// past absolute expiry makes the key vanish, as in Redis).
+fn store(kv: &mut dyn KvWrite, now: u64, key: &[u8], record: Record) -> Step<()> {
+    if record.is_live(now) {
+        kv.put(key, record)?;
+    } else {
+        kv.delete(key)?;
+    }
+    Ok(())
+}
+
+fn len_reply(n: usize) -> Reply {
+    Reply::Int(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testkv::{run, MemKv};
+    use super::*;
+    use tanli_storage::Applier as _;
+
+    #[test]
+    fn applier_decodes_applies_and_encodes() {
+        let mut kv = MemKv::default();
+        let cmd = WriteCmd::Set {
+            key: b"k".to_vec(),
+            value: b"v".to_vec(),
+            cond: SetCond::None,
+            get: false,
+            expiry: SetExpiry::None,
+            flavor: SetFlavor::Set,
+        };
+        let out = Applier.apply(&mut kv, 1, &cmd.encode()).expect("apply");
+        assert_eq!(Reply::from_bytes(&out), Ok(Reply::ok()));
+        assert_eq!(kv.value("k").as_deref(), Some("v"));
+    }
+
+    #[test]
+    fn applier_answers_garbage_with_an_error_reply() {
+        let mut kv = MemKv::default();
+        for garbage in [&[][..], &[1, 250, 250, 250], &[2, 0], &[1]] {
+            let out = Applier
+                .apply(&mut kv, 1, garbage)
+                .expect("no storage error");
+            assert!(
+                matches!(Reply::from_bytes(&out), Ok(Reply::Error(_))),
+                "{garbage:?}"
+            );
+        }
+        assert!(kv.map.is_empty());
+    }
+
+    #[test]
+    fn keys_cover_every_touched_key() {
+        let p = |line: &[&str]| parse(&testkv::argv(line)).expect("parses");
+        let Command::Write(w) = p(&["MSET", "a", "1", "b", "2"]) else {
+            panic!()
+        };
+        assert_eq!(w.keys(), vec![&b"a"[..], b"b"]);
+        let Command::Read(r) = p(&["MGET", "x", "y"]) else {
+            panic!()
+        };
+        assert_eq!(r.keys(), vec![&b"x"[..], b"y"]);
+        let Command::Read(r) = p(&["SCAN", "0"]) else {
+            panic!()
+        };
+        assert!(r.keys().is_empty());
+        let reap = WriteCmd::reap(vec![(b"z".to_vec(), 5)]);
+        assert_eq!(reap.keys(), vec![&b"z"[..]]);
+    }
+
+    #[test]
+    fn reap_deletes_only_records_still_expiring_at_the_given_time() {
+        let mut kv = MemKv::default();
+        kv.put_str("gone", "1", Some(10));
+        kv.put_str("renewed", "1", Some(50));
+        kv.put_str("future", "1", Some(30));
+        kv.put_str("persisted", "1", None);
+        let reap = WriteCmd::reap(vec![
+            (b"gone".to_vec(), 10),
+            (b"renewed".to_vec(), 10),
+            (b"future".to_vec(), 30),
+            (b"persisted".to_vec(), 10),
+            (b"missing".to_vec(), 10),
+        ]);
+        assert_eq!(reap.apply(&mut kv, 20).expect("apply"), Reply::Int(1));
+        assert_eq!(kv.map.keys().count(), 3);
+        assert!(kv.record("gone").is_none());
+    }
+
+    #[test]
+    fn reap_is_not_reachable_from_client_input() {
+        assert!(matches!(
+            run(&mut MemKv::default(), 0, &["REAP", "k", "1"]),
+            Reply::Error(e) if e.starts_with("ERR unknown command 'REAP'")
+        ));
+    }
+}
