@@ -3,13 +3,14 @@
 //!
 //! Consistency of every read is stated here: linearizable (ReadIndex on the shard leader) unless
 //! the connection said `READONLY`, in which case a follower answers from its applied state, which
-//! may be stale (Redis Cluster's replica reads).
+//! may be stale (Redis Cluster's replica reads). Key-less reads (DBSIZE, KEYS, SCAN, RANDOMKEY)
+//! on a node that leads no shard are answered from its replica's applied state, possibly stale.
 
 use std::sync::Arc;
 
 use futures::future::{ready, BoxFuture, FutureExt};
 
-use tanli_storage::{KvRead, Record, ScanPage, ShardRead, StorageError};
+use tanli_storage::StorageError;
 
 use crate::cmd::{ReadCmd, ReadCtx, WriteCmd};
 use crate::error::ClusterError;
@@ -71,44 +72,23 @@ pub async fn read(node: Arc<Node>, cmd: ReadCmd, stale_ok: bool) -> Reply {
             reply_of(cmd.execute(&shard.reader, &ctx))
         }
         Ok(None) => {
-            // Key-less reads cover the shards this node leads, as Redis Cluster answers them
-            // over a node's primary slots; a node leading none answers as an empty node.
-            let led = node.routes.led_shards();
-            let Some(shard) = led.first() else {
-                return reply_of(cmd.execute(&Empty, &ctx));
-            };
-            if let Err(e) = shard.linearize().await {
-                return redirect(None, e).to_reply();
+            // Key-less reads: on a shard leader, linearizable over what it leads; on a node that
+            // leads nothing, its replica's applied state, possibly stale (as a Redis Cluster
+            // replica answers DBSIZE, KEYS or SCAN from its copy).
+            if let Some(shard) = node.routes.led_shards().first() {
+                if let Err(e) = shard.linearize().await {
+                    return redirect(None, e).to_reply();
+                }
+                return reply_of(cmd.execute(&shard.reader, &ctx));
             }
-            reply_of(cmd.execute(&shard.reader, &ctx))
+            match node.routes.shards().first() {
+                Some(shard) => reply_of(cmd.execute(&shard.reader, &ctx)),
+                None => ClusterError::ClusterDown("no shard is hosted here".into()).to_reply(),
+            }
         }
     }
 }
 
 fn reply_of(r: Result<Reply, StorageError>) -> Reply {
     r.unwrap_or_else(|e| ClusterError::from(e).to_reply())
-}
-
-/// The view of a node that leads no shard.
-struct Empty;
-
-impl KvRead for Empty {
-    fn get(&self, _key: &[u8]) -> Result<Option<Record>, StorageError> {
-        Ok(None)
-    }
-    fn record_count(&self) -> Result<u64, StorageError> {
-        Ok(0)
-    }
-}
-
-impl ShardRead for Empty {
-    fn scan(&self, _cursor: u64, _count: usize) -> Result<ScanPage, StorageError> {
-        Ok(ScanPage::default())
-    }
-    fn record_at(&self, _seed: u64) -> Result<Option<(Vec<u8>, Record)>, StorageError> {
-        Ok(None)
-    }
-    fn expired(&self, _now_ms: u64, _limit: usize) -> Result<Vec<(Vec<u8>, u64)>, StorageError> {
-        Ok(Vec::new())
-    }
 }

@@ -1,0 +1,36 @@
+//! The cluster harness: real `tanli-server` processes on loopback, driven from the outside.
+//!
+//! Layout, in the order a test uses it:
+//!
+//! - [`binary`]: where the `tanli-server` executable is (`TANLI_SERVER_BIN`, else next to the test).
+//! - [`node`]: one server process — its own temp dir (data + stderr log), the ready line read from
+//!   stdout with a deadline, `kill9`, `restart` on the same dir and ports, killed by PID on drop.
+//! - [`cluster`]: a static N-node cluster on reserved loopback ports, and finding its leader.
+//! - [`client`]: `redis` crate connections with timeouts, `INFO` parsing, and a [`client::Writer`]
+//!   that streams distinct keys and records exactly which writes were acknowledged.
+//! - [`raw`]: a raw TCP RESP connection for bytes no well-behaved client would send.
+//! - [`wait`]: polling with a deadline and a message — tests never sleep a fixed time.
+//! - [`slot`]: CRC16 key slots, computed independently of the server's `router` crate.
+//!
+//! The harness depends on no tanli crate: it checks the server only through its sockets, its exit
+//! status and its output, as a user would.
+
+pub mod binary;
+pub mod client;
+pub mod cluster;
+pub mod node;
+pub mod raw;
+pub mod slot;
+pub mod wait;
+
+pub use client::{connect, RaftStatus, Writer};
+pub use cluster::Cluster;
+pub use node::{Node, ServerSpec};
+pub use wait::wait_until;
+
+/// Whether an external tool (e.g. `redis-cli`) is on `PATH`. Tests that need one skip with a
+/// message when it is absent; `.ci/run` installs them, so CI never skips.
+pub fn tool_available(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(name).is_file()))
+}
