@@ -62,13 +62,18 @@ fn main() -> ExitCode {
             }
             Ok::<(), std::io::Error>(())
         };
+        let mut server = server;
         tokio::select! {
-            r = server => r.map_err(anyhow::Error::from).and_then(|r| r),
+            r = &mut server => r.map_err(anyhow::Error::from).and_then(|r| r),
             s = signals => {
                 if let Err(e) = s { tracing::warn!(error = %e, "signal handling"); }
                 tracing::info!("shutting down");
                 shutdown.cancel();
-                Ok(())
+                // Let Raft stop and the store close before the process exits.
+                match tokio::time::timeout(std::time::Duration::from_secs(10), server).await {
+                    Ok(r) => r.map_err(anyhow::Error::from).and_then(|r| r),
+                    Err(_) => Err(anyhow::anyhow!("shutdown did not finish within 10 s")),
+                }
             }
         }
     });

@@ -70,11 +70,29 @@ pub struct StoreStats {
     pub wal_sync_waiters: AtomicU64,
 }
 
+/// The WAL flusher thread. Dropped with the last `Store` handle: closing its queue ends the
+/// thread, which is joined, so the database is closed before the process can exit (RocksDB
+/// aborts if its background threads race with process teardown).
+struct Flusher {
+    tx: Option<mpsc::SyncSender<FlushCallback>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Flusher {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// The node's store. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
     pub(crate) db: Arc<DB>,
     flush_tx: mpsc::SyncSender<FlushCallback>,
+    _flusher: Arc<Flusher>,
     pub stats: Arc<StoreStats>,
     dir: PathBuf,
     _lock: Arc<File>,
@@ -151,13 +169,17 @@ impl Store {
         let (flush_tx, flush_rx) = mpsc::sync_channel(opts.flush_queue_max);
         let flusher_db = db.clone();
         let flusher_stats = stats.clone();
-        std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("tanli-wal-sync".into())
             .spawn(move || run_flusher(flusher_db, flush_rx, flusher_stats))
             .map_err(io_err)?;
         Ok(Store {
             db,
-            flush_tx,
+            flush_tx: flush_tx.clone(),
+            _flusher: Arc::new(Flusher {
+                tx: Some(flush_tx),
+                thread: Some(thread),
+            }),
             stats,
             dir: dir.to_path_buf(),
             _lock: Arc::new(lock),
