@@ -63,6 +63,9 @@ pub struct LimitArgs {
     /// Most elements in one command array.
     #[arg(long, env = "TANLI_ARRAY_LEN_MAX")]
     pub array_len_max: Option<usize>,
+    /// Most bytes one request may declare in total (Redis's client-query-buffer-limit).
+    #[arg(long, env = "TANLI_REQUEST_BYTES_MAX")]
+    pub request_bytes_max: Option<usize>,
     /// Largest inline (non-RESP) command line.
     #[arg(long, env = "TANLI_INLINE_BYTES_MAX")]
     pub inline_bytes_max: Option<usize>,
@@ -134,6 +137,7 @@ pub struct Config {
     pub bulk_bytes_max: usize,
     pub array_len_max: usize,
     pub inline_bytes_max: usize,
+    pub request_bytes_max: usize,
     pub pipeline_depth_max: usize,
     pub connections_max: usize,
     pub heartbeat_interval_ms: u64,
@@ -207,6 +211,7 @@ impl Config {
             bulk_bytes_max: limit!(bulk_bytes_max, 512 << 20),
             array_len_max: limit!(array_len_max, 1 << 20),
             inline_bytes_max: limit!(inline_bytes_max, 64 << 10),
+            request_bytes_max: limit!(request_bytes_max, 1 << 30),
             pipeline_depth_max: limit!(pipeline_depth_max, 256),
             connections_max: limit!(connections_max, 10_000),
             heartbeat_interval_ms: limit!(heartbeat_interval_ms, 150),

@@ -125,6 +125,7 @@ pub async fn serve(
         bulk_bytes_max: node.config.bulk_bytes_max,
         array_len_max: node.config.array_len_max,
         inline_bytes_max: node.config.inline_bytes_max,
+        request_bytes_max: node.config.request_bytes_max,
     };
     let mut requests = FramedRead::new(rd, RequestDecoder::new(limits));
     let mut session = Session {

@@ -18,6 +18,8 @@ pub struct RequestLimits {
     pub bulk_bytes_max: usize,
     pub array_len_max: usize,
     pub inline_bytes_max: usize,
+    /// Most bytes one request may declare in total (Redis's client-query-buffer-limit).
+    pub request_bytes_max: usize,
 }
 
 /// A protocol violation; the text follows Redis's (`Protocol error: ...`). The connection
@@ -88,6 +90,9 @@ impl RequestDecoder {
                 return Err(invalid("invalid bulk length"));
             }
             pos = body + len as usize + 2;
+            if pos > self.limits.request_bytes_max {
+                return Err(invalid("request exceeds the query buffer limit"));
+            }
             if pos > buf.len() {
                 return Ok(None);
             }
@@ -190,6 +195,7 @@ mod tests {
             bulk_bytes_max: 16,
             array_len_max: 4,
             inline_bytes_max: 32,
+            request_bytes_max: 48,
         })
     }
 

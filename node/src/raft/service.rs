@@ -16,6 +16,9 @@ use tokio_util::sync::CancellationToken;
 use super::transport::codec;
 use super::wire::{self, Frame, Request, Response, WireError};
 
+/// Largest first frame (the peer's hello) accepted from a new connection.
+const HELLO_BYTES_MAX: usize = 4096;
+
 /// The shards hosted here. A std lock: read to clone a handle out, never held across await.
 pub type Registry = Arc<RwLock<HashMap<ShardId, Raft>>>;
 
@@ -59,7 +62,9 @@ async fn connection(stream: TcpStream, registry: Registry, cfg: ServiceConfig) {
     let _ = stream.set_nodelay(true);
     let peer = stream.peer_addr().ok();
     let (rd, wr) = stream.into_split();
-    let mut reader = FramedRead::new(rd, codec(cfg.frame_bytes_max));
+    // Until the peer has said who it is, a frame may not be larger than a hello: an unknown
+    // connection cannot make this node reserve a large buffer.
+    let mut reader = FramedRead::new(rd, codec(HELLO_BYTES_MAX));
     let mut writer = FramedWrite::new(wr, codec(cfg.frame_bytes_max));
     match reader.next().await.map(|r| r.map(|b| wire::decode(&b))) {
         Some(Ok(Ok(Frame::Hello {
@@ -85,6 +90,9 @@ async fn connection(stream: TcpStream, registry: Registry, cfg: ServiceConfig) {
             return;
         }
     }
+    reader
+        .decoder_mut()
+        .set_max_frame_length(cfg.frame_bytes_max);
     let (tx, mut rx) = mpsc::channel(cfg.inflight_max);
     let writer_task = tokio::spawn(async move {
         while let Some(frame) = rx.recv().await {
