@@ -23,6 +23,7 @@ pub mod clients;
 pub mod cmd;
 pub mod config;
 pub mod connection;
+pub mod control;
 pub mod error;
 pub mod exec;
 pub mod frame;

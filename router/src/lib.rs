@@ -1,9 +1,24 @@
-//! tanli-router: where a key lives. Pure logic, no I/O, no async.
+//! tanli-router: where a key lives. Pure logic: no I/O, no async, no clocks, no randomness.
 //!
-//! Node, client and ctl call the same functions, so they cannot disagree about where a key lives.
-//! Today it holds slot hashing; the cluster map and routing decisions join it with the cluster
-//! issue.
+//! Node, client and ctl all call these functions, so they cannot disagree about where a key
+//! lives or where a replica belongs.
+//!
+//! - [`slot`](slot_of): key → slot, CRC16-XMODEM mod 16384 with `{hash tags}`, as Redis Cluster.
+//! - [`map`](ClusterMap): the validated cluster map — nodes, slot ranges → shard, shard →
+//!   replicas and leader hint, one epoch — and its versioned encoding.
+//! - [`placement`](place): shard → replica nodes on a consistent-hash ring, and the membership
+//!   changes ([`plan_replicas`]) that reach it.
+//! - [`route`](route()): a command's keys → serve here, `MOVED`, `CROSSSLOT` or `CLUSTERDOWN`.
 
+mod map;
+mod placement;
+mod route;
 mod slot;
 
+pub use map::{
+    ClusterMap, MapError, NodeId, NodeInfo, NodeState, PeerId, Replica, ShardId, ShardInfo,
+    SlotRange, MAP_VERSION,
+};
+pub use placement::{place, plan_replicas, Move, Ring, MAX_WEIGHT, VNODES_PER_WEIGHT};
+pub use route::{route, Mode, Route};
 pub use slot::{slot_of, SLOT_COUNT};
