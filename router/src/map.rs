@@ -405,14 +405,7 @@ impl ClusterMap {
         shard: ShardId,
         replica: Replica,
     ) -> Result<ClusterMap, MapError> {
-        let mut parts = MapParts::from(self.clone());
-        let info = parts
-            .shards
-            .get_mut(&shard)
-            .ok_or(MapError::UnknownShard { shard })?;
-        info.replicas.push(replica);
-        parts.epoch += 1;
-        parts.try_into()
+        self.with_shard_changed(shard, |info| info.replicas.push(replica))
     }
 
     /// This map with `shard`'s replica on `node` removed (and the leader hint cleared if it named
@@ -423,15 +416,26 @@ impl ClusterMap {
         shard: ShardId,
         node: NodeId,
     ) -> Result<ClusterMap, MapError> {
+        self.with_shard_changed(shard, |info| {
+            info.replicas.retain(|r| r.node != node);
+            if info.leader == Some(node) {
+                info.leader = None;
+            }
+        })
+    }
+
+    /// This map with `change` applied to `shard`, validated again, at the next epoch.
+    fn with_shard_changed(
+        &self,
+        shard: ShardId,
+        change: impl FnOnce(&mut ShardInfo),
+    ) -> Result<ClusterMap, MapError> {
         let mut parts = MapParts::from(self.clone());
         let info = parts
             .shards
             .get_mut(&shard)
             .ok_or(MapError::UnknownShard { shard })?;
-        info.replicas.retain(|r| r.node != node);
-        if info.leader == Some(node) {
-            info.leader = None;
-        }
+        change(info);
         parts.epoch += 1;
         parts.try_into()
     }
