@@ -40,15 +40,7 @@ fn malformed_resp_gets_protocol_error_and_close() {
         b"*1\r\n$-5\r\n",              // negative bulk length
     ];
     for bytes in cases {
-        let mut conn = RawConn::connect(node.addr());
-        conn.send(bytes);
-        let line = conn.read_line();
-        assert!(
-            line.starts_with("-ERR Protocol error"),
-            "{:?} answered {line:?}",
-            String::from_utf8_lossy(bytes)
-        );
-        conn.expect_closed(CLOSE_TIMEOUT);
+        assert_protocol_error_closes(&node, bytes);
     }
     // A valid command before the garbage in the same write is still answered first.
     let mut conn = RawConn::connect(node.addr());
@@ -80,15 +72,7 @@ fn oversized_lengths_are_refused_before_allocating() {
         b"*2\r\n$3\r\nSET\r\n$4294967297\r\n", // 4 GiB + 1 bulk as a second element
     ];
     for bytes in cases {
-        let mut conn = RawConn::connect(node.addr());
-        conn.send(bytes);
-        let line = conn.read_line();
-        assert!(
-            line.starts_with("-ERR Protocol error"),
-            "{:?} answered {line:?}",
-            String::from_utf8_lossy(bytes)
-        );
-        conn.expect_closed(CLOSE_TIMEOUT);
+        assert_protocol_error_closes(&node, bytes);
     }
 
     let mut node = node;
@@ -235,5 +219,19 @@ fn quit_and_reset() {
     assert_eq!(conn.cmd(&["RESET"]), Reply::Simple("RESET".into()));
     assert_eq!(conn.cmd(&["PING"]), Reply::Simple("PONG".into()));
     assert_eq!(conn.cmd(&["QUIT"]), Reply::Simple("OK".into()));
+    conn.expect_closed(CLOSE_TIMEOUT);
+}
+
+/// Sends `bytes` on a new connection: the answer is `-ERR Protocol error ...` and the server
+/// closes the connection.
+fn assert_protocol_error_closes(node: &Node, bytes: &[u8]) {
+    let mut conn = RawConn::connect(node.addr());
+    conn.send(bytes);
+    let line = conn.read_line();
+    assert!(
+        line.starts_with("-ERR Protocol error"),
+        "{:?} answered {line:?}",
+        String::from_utf8_lossy(bytes)
+    );
     conn.expect_closed(CLOSE_TIMEOUT);
 }
