@@ -179,7 +179,7 @@ impl Shard {
     }
 
     pub fn is_leader(&self) -> bool {
-        self.status().state == ServerState::Leader
+        self.raft.metrics().borrow_watched().state == ServerState::Leader
     }
 }
 

@@ -19,6 +19,6 @@ pub use map::{
     ClusterMap, MapError, NodeId, NodeInfo, NodeState, PeerId, Replica, ShardId, ShardInfo,
     SlotRange, MAP_VERSION,
 };
-pub use placement::{place, plan_replicas, Move, Ring, MAX_WEIGHT, VNODES_PER_WEIGHT};
+pub use placement::{place, plan_replicas, up_nodes, Move, Ring, MAX_WEIGHT, VNODES_PER_WEIGHT};
 pub use route::{route, Mode, Route};
 pub use slot::{slot_of, SLOT_COUNT};

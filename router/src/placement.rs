@@ -133,6 +133,15 @@ pub enum Move {
     Remove { shard: ShardId, node: NodeId },
 }
 
+/// The nodes that may receive replicas (state `Up`) with their weights: what placement is over.
+pub fn up_nodes(map: &ClusterMap) -> Vec<(NodeId, u32)> {
+    map.nodes()
+        .values()
+        .filter(|n| n.state == NodeState::Up)
+        .map(|n| (n.id, n.weight))
+        .collect()
+}
+
 /// The moves that take every data shard of `map` to its placement with `r` replicas over the
 /// map's `Up` nodes: all adds first, then all removes, so applied in order no remove ever takes
 /// a shard below `min(r, Up nodes)` replicas. Replicas on `Joining`, `Draining` or `Removed`
@@ -142,13 +151,7 @@ pub enum Move {
 /// The meta shard is skipped (its membership follows its own rules). A shard with nowhere to go
 /// (no `Up` node, or `r == 0`) is left alone rather than stripped of its last copies.
 pub fn plan_replicas(map: &ClusterMap, r: usize) -> Vec<Move> {
-    let up: Vec<(NodeId, u32)> = map
-        .nodes()
-        .values()
-        .filter(|n| n.state == NodeState::Up)
-        .map(|n| (n.id, n.weight))
-        .collect();
-    let ring = Ring::new(&up);
+    let ring = Ring::new(&up_nodes(map));
     let mut adds = Vec::new();
     let mut removes = Vec::new();
     for shard in map.shards().values().filter(|s| s.id != ShardId::META) {

@@ -5,8 +5,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 use tanli_router::{
-    place, plan_replicas, ClusterMap, Move, NodeId, NodeInfo, NodeState, PeerId, Replica, ShardId,
-    ShardInfo, SlotRange, SLOT_COUNT,
+    place, plan_replicas, up_nodes, ClusterMap, Move, NodeId, NodeInfo, NodeState, PeerId, Replica,
+    ShardId, ShardInfo, SlotRange, SLOT_COUNT,
 };
 
 fn node_info(id: NodeId, state: NodeState, weight: u32) -> NodeInfo {
@@ -137,12 +137,7 @@ proptest! {
     fn planned_moves_reach_the_placement_without_dropping_replicas(
         (map, r) in cluster_map().prop_flat_map(|m| (Just(m), 1usize..=5)),
     ) {
-        let up: Vec<(NodeId, u32)> = map
-            .nodes()
-            .values()
-            .filter(|n| n.state == NodeState::Up)
-            .map(|n| (n.id, n.weight))
-            .collect();
+        let up = up_nodes(&map);
         let floor = r.min(up.len());
         let moves = plan_replicas(&map, r);
         let first_remove = moves.iter().position(|m| matches!(m, Move::Remove { .. }));

@@ -75,6 +75,22 @@ impl ShardNetwork {
         }
     }
 
+    /// A vote or pre-vote: both are answered with a vote response.
+    async fn vote_like(
+        &self,
+        req: Request,
+        option: &RPCOption,
+    ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
+        match self
+            .call(req, option)
+            .await
+            .map_err(|e| self.rpc_error(e))?
+        {
+            Response::Vote(r) => Ok(r),
+            _ => Err(self.unexpected()),
+        }
+    }
+
     fn unexpected(&self) -> RPCError<TypeConfig> {
         RPCError::Network(NetworkError::new(&Msg("mismatched reply kind".into())))
     }
@@ -103,14 +119,7 @@ impl RaftNetworkV2<TypeConfig> for ShardNetwork {
         rpc: VoteRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
-        match self
-            .call(Request::Vote(rpc), &option)
-            .await
-            .map_err(|e| self.rpc_error(e))?
-        {
-            Response::Vote(r) => Ok(r),
-            _ => Err(self.unexpected()),
-        }
+        self.vote_like(Request::Vote(rpc), &option).await
     }
 
     async fn pre_vote(
@@ -118,14 +127,7 @@ impl RaftNetworkV2<TypeConfig> for ShardNetwork {
         rpc: VoteRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
-        match self
-            .call(Request::PreVote(rpc), &option)
-            .await
-            .map_err(|e| self.rpc_error(e))?
-        {
-            Response::Vote(r) => Ok(r),
-            _ => Err(self.unexpected()),
-        }
+        self.vote_like(Request::PreVote(rpc), &option).await
     }
 
     async fn full_snapshot(
