@@ -40,6 +40,15 @@ pub struct Node {
     pub store: Store,
     pub started: Instant,
     pub commands_processed: AtomicU64,
+    /// The control plane's newest published view.
+    pub topology: tokio::sync::watch::Receiver<Arc<crate::control::topology::Topology>>,
+}
+
+impl Node {
+    /// The current topology (a cheap `Arc` clone; never blocks on the control plane).
+    pub fn topology(&self) -> Arc<crate::control::topology::Topology> {
+        self.topology.borrow().clone()
+    }
 }
 
 /// Where a started server listens.
@@ -148,6 +157,10 @@ pub async fn run(
         store,
         started: Instant::now(),
         commands_processed: AtomicU64::new(0),
+        topology: tokio::sync::watch::channel(Arc::new(crate::control::topology::Topology::empty(
+            tanli_router::NodeId(identity.node_id),
+        )))
+        .1,
     });
     let _ = ready.send(Bound {
         node_id: identity.node_id,

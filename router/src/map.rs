@@ -424,6 +424,22 @@ impl ClusterMap {
         })
     }
 
+    /// This map with `info` added or replacing the node of the same id, at the next epoch.
+    pub fn with_node(&self, info: NodeInfo) -> Result<ClusterMap, MapError> {
+        let mut parts = MapParts::from(self.clone());
+        parts.nodes.insert(info.id, info);
+        parts.epoch += 1;
+        parts.try_into()
+    }
+
+    /// This map with `info` added or replacing the shard of the same id, at the next epoch.
+    pub fn with_shard(&self, info: ShardInfo) -> Result<ClusterMap, MapError> {
+        let mut parts = MapParts::from(self.clone());
+        parts.shards.insert(info.id, info);
+        parts.epoch += 1;
+        parts.try_into()
+    }
+
     /// This map with `change` applied to `shard`, validated again, at the next epoch.
     fn with_shard_changed(
         &self,

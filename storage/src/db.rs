@@ -237,6 +237,54 @@ impl Store {
         self.db.write_opt(batch, &wo).map_err(db_err)
     }
 
+    /// The Raft peer id recorded for this node's replica of `shard`, if the shard is hosted.
+    pub fn replica_peer(&self, shard: u64) -> Result<Option<u64>, StorageError> {
+        let meta = self.cf(keys::CF_META)?;
+        match self
+            .db
+            .get_cf(&meta, keys::shard_meta(shard, keys::ShardMeta::Peer))
+            .map_err(db_err)?
+        {
+            None => Ok(None),
+            Some(b) => crate::codec::decode("replica peer", &b).map(Some),
+        }
+    }
+
+    /// Records, durably, that this node hosts `shard` as Raft peer `peer`.
+    pub fn set_replica_peer(&self, shard: u64, peer: u64) -> Result<(), StorageError> {
+        let meta = self.cf(keys::CF_META)?;
+        let mut wo = rocksdb::WriteOptions::default();
+        wo.set_sync(true);
+        self.db
+            .put_cf_opt(
+                &meta,
+                keys::shard_meta(shard, keys::ShardMeta::Peer),
+                crate::codec::encode(&peer)?,
+                &wo,
+            )
+            .map_err(db_err)
+    }
+
+    /// Deletes everything this node holds of `shard` (log, vote, applied state, records, expiry
+    /// index, peer record, snapshot image) in one synced batch. Only for a replica that is no
+    /// longer a member of its group, and whose Raft is stopped.
+    pub fn drop_replica(&self, shard: u64) -> Result<(), StorageError> {
+        let mut batch = rocksdb::WriteBatch::default();
+        let (start, end) = keys::shard_meta_range(shard);
+        batch.delete_range_cf(self.cf(keys::CF_META)?, &start[..], &end[..]);
+        let (start, end) = keys::shard_range(shard);
+        for cf in [keys::CF_LOG, keys::CF_DATA, keys::CF_EXPIRY] {
+            batch.delete_range_cf(self.cf(cf)?, &start[..], &end[..]);
+        }
+        let mut wo = rocksdb::WriteOptions::default();
+        wo.set_sync(true);
+        self.db.write_opt(batch, &wo).map_err(db_err)?;
+        match std::fs::remove_file(crate::snapshot::path(self, shard)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(StorageError::Io(e)),
+            _ => Ok(()),
+        }
+    }
+
     /// Queues `callback` to run after the next WAL sync, which covers everything written before
     /// this call.
     pub(crate) fn after_sync(&self, callback: FlushCallback) -> Result<(), io::Error> {

@@ -5,7 +5,7 @@
 //! | CF       | key                                                   | value                     |
 //! |----------|-------------------------------------------------------|---------------------------|
 //! | `meta`   | `"node/id"`, `"node/cluster"`, `"node/format"`         | node identity (the volume)|
-//! | `meta`   | `0x10 shard:u64 kind:u8` (vote, committed, purged, applied) | versioned postcard   |
+//! | `meta`   | `0x10 shard:u64 kind:u8` (vote, committed, purged, applied, peer) | versioned postcard |
 //! | `log`    | `shard:u64 index:u64`                                 | versioned postcard entry  |
 //! | `data`   | `shard:u64 slot:u16 hash:u64 user_key`                | record (`codec.rs`)       |
 //! | `expiry` | `shard:u64 expire_at_ms:u64 slot:u16 hash:u64 user_key`| empty                    |
@@ -39,6 +39,8 @@ pub enum ShardMeta {
     Committed = 2,
     LastPurged = 3,
     Applied = 4,
+    /// The Raft peer id this node's replica of the shard has (postcard u64, versioned).
+    Peer = 5,
 }
 
 pub fn shard_meta(shard: ShardId, kind: ShardMeta) -> [u8; 10] {
@@ -122,6 +124,22 @@ pub fn expiry_parts(shard: ShardId, key: &[u8]) -> Option<(u64, &[u8])> {
     }
     let at = u64::from_be_bytes(key[8..16].try_into().ok()?);
     Some((at, &key[26..]))
+}
+
+/// `[0x10 shard, 0x10 shard+1)`: every per-shard record of one shard in the `meta` CF.
+pub fn shard_meta_range(shard: ShardId) -> ([u8; 9], Vec<u8>) {
+    let mut start = [0u8; 9];
+    start[0] = SHARD_META;
+    start[1..].copy_from_slice(&shard.to_be_bytes());
+    let end = match shard.checked_add(1) {
+        Some(next) => {
+            let mut e = vec![SHARD_META];
+            e.extend_from_slice(&next.to_be_bytes());
+            e
+        }
+        None => vec![SHARD_META + 1],
+    };
+    (start, end)
 }
 
 /// `[shard, shard+1)`: every key of one shard in the `log`, `data` and `expiry` CFs.

@@ -29,7 +29,7 @@ struct Header {
     applied: AppliedState,
 }
 
-fn path(store: &Store, shard: ShardId) -> PathBuf {
+pub(crate) fn path(store: &Store, shard: ShardId) -> PathBuf {
     store
         .dir()
         .join("snapshots")

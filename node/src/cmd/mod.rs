@@ -32,7 +32,7 @@ mod bignum;
 mod glob;
 mod ldouble;
 #[cfg(test)]
-mod testkv;
+pub(crate) mod testkv;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};

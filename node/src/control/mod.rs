@@ -1,8 +1,12 @@
 //! The control plane: how nodes learn about each other and what the cluster looks like. It
-//! publishes what the data plane reads and never sits on the request path.
+//! publishes what the data plane reads ([`topology::Topology`]) and never sits on the request
+//! path; the data plane never creates, moves or removes a shard.
 //!
 //! - `gossip`: chitchat over UDP on the cluster port — liveness, addresses, state, the newest map
-//!   epoch each node holds, the shards it leads and its load. Hints, not truth: the meta shard
-//!   (with the cluster issue) is what is true.
+//!   epoch each node holds, the shards it leads and its load. Hints, not truth.
+//! - `meta`: the meta shard's state machine — the authoritative cluster map and id allocator.
+//! - `topology`: the published view joining map, hosted shards and gossip.
 
 pub mod gossip;
+pub mod meta;
+pub mod topology;
