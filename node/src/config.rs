@@ -1,7 +1,7 @@
 //! Configuration: flags, `TANLI_*` environment variables and an optional TOML file, in that order
 //! of precedence, resolved once into a [`Config`] where every limit is a named field with its unit.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::Parser;
@@ -34,19 +34,27 @@ pub struct Args {
     /// Log level: debug, verbose, notice or warning (as redis-server), or a tracing filter.
     #[arg(long, env = "TANLI_LOGLEVEL")]
     pub loglevel: Option<String>,
-    /// This node's id in a static cluster.
-    #[arg(long, env = "TANLI_NODE_ID")]
-    pub node_id: Option<u64>,
-    /// Static cluster members: `id=host:port@cluster_port,...` (this node included).
-    #[arg(long, env = "TANLI_PEERS", value_delimiter = ',')]
-    pub peers: Option<Vec<String>>,
-    /// Cluster name; recorded in the data directory, which then refuses any other cluster.
+    /// Existing nodes' cluster addresses (`host:cluster-port`, comma-separated) to join on first
+    /// start; on later starts they only seed gossip. Without it, an empty data directory starts a
+    /// new single-node cluster.
+    #[arg(long, env = "TANLI_JOIN", value_delimiter = ',')]
+    pub join: Option<Vec<String>>,
+    /// The IP other nodes and clients use to reach this node, when it differs from `--bind`
+    /// (NAT, containers). Default: the bind address.
+    #[arg(long, env = "TANLI_ADVERTISE")]
+    pub advertise: Option<IpAddr>,
+    /// Cluster name for a new cluster; a data directory of another cluster is refused.
     #[arg(long, env = "TANLI_CLUSTER_ID")]
     pub cluster_id: Option<String>,
-    /// Initialise the shards' membership with all peers (on exactly one node, first start only).
-    #[arg(long, env = "TANLI_BOOTSTRAP")]
-    #[serde(default)]
-    pub bootstrap: bool,
+    /// Data shards a new cluster starts with (each a contiguous slot range). Default 8.
+    #[arg(long, env = "TANLI_INITIAL_SHARDS")]
+    pub initial_shards: Option<u16>,
+    /// Replicas per shard (fewer while there are fewer nodes). Default 3.
+    #[arg(long, env = "TANLI_REPLICATION_FACTOR")]
+    pub replication_factor: Option<usize>,
+    /// This node's placement weight (1..=16): its share of replicas. Default 1.
+    #[arg(long, env = "TANLI_WEIGHT")]
+    pub weight: Option<u32>,
     /// Bounds; in a TOML file they go in a `[limits]` table.
     #[command(flatten)]
     #[serde(default)]
@@ -111,14 +119,33 @@ pub struct LimitArgs {
     /// Time a write waits for commit and apply before answering TRYAGAIN (outcome unknown).
     #[arg(long, env = "TANLI_WRITE_TIMEOUT_MS")]
     pub write_timeout_ms: Option<u64>,
-}
-
-/// A static cluster member.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Peer {
-    pub id: u64,
-    pub resp_addr: SocketAddr,
-    pub cluster_addr: SocketAddr,
+    /// How often the control loop looks at the map, gossip and the hosted groups.
+    #[arg(long, env = "TANLI_CONTROL_INTERVAL_MS")]
+    pub control_interval_ms: Option<u64>,
+    /// How often the placement driver (on the meta leader) plans the next map change.
+    #[arg(long, env = "TANLI_PLACEMENT_INTERVAL_MS")]
+    pub placement_interval_ms: Option<u64>,
+    /// Shards whose replicas may be changing at once.
+    #[arg(long, env = "TANLI_MOVES_IN_FLIGHT_MAX")]
+    pub moves_in_flight_max: Option<usize>,
+    /// A learner within this many log entries of its leader counts as caught up (may vote).
+    #[arg(long, env = "TANLI_CATCHUP_LAG_MAX")]
+    pub catchup_lag_max: Option<u64>,
+    /// Deadline of one control request between nodes (join, meta command, map fetch).
+    #[arg(long, env = "TANLI_CONTROL_RPC_TIMEOUT_MS")]
+    pub control_rpc_timeout_ms: Option<u64>,
+    /// How long a first start keeps trying to join before giving up.
+    #[arg(long, env = "TANLI_JOIN_TIMEOUT_MS")]
+    pub join_timeout_ms: Option<u64>,
+    /// Gossip round interval.
+    #[arg(long, env = "TANLI_GOSSIP_INTERVAL_MS")]
+    pub gossip_interval_ms: Option<u64>,
+    /// Phi-accrual threshold above which gossip deems a node dead.
+    #[arg(long, env = "TANLI_GOSSIP_PHI_THRESHOLD")]
+    pub gossip_phi_threshold: Option<f64>,
+    /// How long gossip keeps a dead node's state before forgetting it.
+    #[arg(long, env = "TANLI_GOSSIP_DEAD_GRACE_MS")]
+    pub gossip_dead_grace_ms: Option<u64>,
 }
 
 /// The resolved configuration.
@@ -130,10 +157,12 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub requirepass: Option<String>,
     pub loglevel: String,
-    pub node_id: Option<u64>,
-    pub peers: Vec<Peer>,
+    pub join: Vec<String>,
+    pub advertise: Option<IpAddr>,
     pub cluster_id: Option<String>,
-    pub bootstrap: bool,
+    pub initial_shards: u16,
+    pub replication_factor: usize,
+    pub weight: u32,
     pub bulk_bytes_max: usize,
     pub array_len_max: usize,
     pub inline_bytes_max: usize,
@@ -152,6 +181,15 @@ pub struct Config {
     pub expiry_reclaim_keys_max: usize,
     pub read_timeout_ms: u64,
     pub write_timeout_ms: u64,
+    pub control_interval_ms: u64,
+    pub placement_interval_ms: u64,
+    pub moves_in_flight_max: usize,
+    pub catchup_lag_max: u64,
+    pub control_rpc_timeout_ms: u64,
+    pub join_timeout_ms: u64,
+    pub gossip_interval_ms: u64,
+    pub gossip_phi_threshold: f64,
+    pub gossip_dead_grace_ms: u64,
 }
 
 impl Config {
@@ -189,14 +227,6 @@ impl Config {
                 .checked_add(10000)
                 .ok_or_else(|| anyhow::anyhow!("--port {port} leaves no room for the default cluster port (port + 10000); give --cluster-port"))?,
         };
-        let peers = a
-            .peers
-            .clone()
-            .or(f.peers.clone())
-            .unwrap_or_default()
-            .iter()
-            .map(|p| parse_peer(p))
-            .collect::<anyhow::Result<Vec<_>>>()?;
         let config = Config {
             bind: pick!(bind, IpAddr::from([127, 0, 0, 1])),
             port,
@@ -204,10 +234,16 @@ impl Config {
             data_dir: pick!(data_dir, PathBuf::from("tanli-data")),
             requirepass: a.requirepass.clone().or(f.requirepass.clone()),
             loglevel: pick!(loglevel, "notice".to_string()),
-            node_id: a.node_id.or(f.node_id),
-            peers,
+            join: pick!(join, Vec::new())
+                .into_iter()
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            advertise: a.advertise.or(f.advertise),
             cluster_id: a.cluster_id.clone().or(f.cluster_id.clone()),
-            bootstrap: a.bootstrap || f.bootstrap,
+            initial_shards: pick!(initial_shards, 8),
+            replication_factor: pick!(replication_factor, 3),
+            weight: pick!(weight, 1),
             bulk_bytes_max: limit!(bulk_bytes_max, 512 << 20),
             array_len_max: limit!(array_len_max, 1 << 20),
             inline_bytes_max: limit!(inline_bytes_max, 64 << 10),
@@ -226,6 +262,15 @@ impl Config {
             expiry_reclaim_keys_max: limit!(expiry_reclaim_keys_max, 256),
             read_timeout_ms: limit!(read_timeout_ms, 5_000),
             write_timeout_ms: limit!(write_timeout_ms, 10_000),
+            control_interval_ms: limit!(control_interval_ms, 100),
+            placement_interval_ms: limit!(placement_interval_ms, 300),
+            moves_in_flight_max: limit!(moves_in_flight_max, 2),
+            catchup_lag_max: limit!(catchup_lag_max, 64),
+            control_rpc_timeout_ms: limit!(control_rpc_timeout_ms, 2_000),
+            join_timeout_ms: limit!(join_timeout_ms, 60_000),
+            gossip_interval_ms: limit!(gossip_interval_ms, 200),
+            gossip_phi_threshold: limit!(gossip_phi_threshold, 8.0),
+            gossip_dead_grace_ms: limit!(gossip_dead_grace_ms, 3_600_000),
         };
         config.validate()?;
         Ok(config)
@@ -244,41 +289,28 @@ impl Config {
             self.pipeline_depth_max > 0 && self.connections_max > 0 && self.proposal_queue_max > 0,
             "limits must be positive"
         );
-        if !self.peers.is_empty() {
-            let id = self
-                .node_id
-                .ok_or_else(|| anyhow::anyhow!("--peers needs --node-id"))?;
-            anyhow::ensure!(
-                self.peers.iter().any(|p| p.id == id),
-                "--peers must list this node (id {id})"
-            );
-            anyhow::ensure!(
-                self.cluster_id.is_some(),
-                "--peers needs --cluster-id (the same on every member)"
-            );
-            let mut ids: Vec<u64> = self.peers.iter().map(|p| p.id).collect();
-            ids.sort_unstable();
-            ids.dedup();
-            anyhow::ensure!(ids.len() == self.peers.len(), "--peers lists an id twice");
-        } else {
-            anyhow::ensure!(!self.bootstrap, "--bootstrap needs --peers");
-        }
+        anyhow::ensure!(
+            (1..=tanli_router::SLOT_COUNT).contains(&self.initial_shards),
+            "initial-shards must be between 1 and 16384"
+        );
+        anyhow::ensure!(
+            (1..=7).contains(&self.replication_factor),
+            "replication-factor must be between 1 and 7"
+        );
+        anyhow::ensure!(
+            (1..=tanli_router::MAX_WEIGHT).contains(&self.weight),
+            "weight must be between 1 and {}",
+            tanli_router::MAX_WEIGHT
+        );
+        anyhow::ensure!(
+            self.control_interval_ms > 0
+                && self.placement_interval_ms > 0
+                && self.gossip_interval_ms > 0
+                && self.moves_in_flight_max > 0,
+            "control, placement and gossip intervals and moves-in-flight-max must be positive"
+        );
         Ok(())
     }
-}
-
-/// `id=host:port@cluster_port`.
-fn parse_peer(s: &str) -> anyhow::Result<Peer> {
-    let bad = || anyhow::anyhow!("peer {s:?}: expected id=host:port@cluster_port");
-    let (id, rest) = s.trim().split_once('=').ok_or_else(bad)?;
-    let (resp, cport) = rest.split_once('@').ok_or_else(bad)?;
-    let resp_addr: SocketAddr = resp.parse().map_err(|_| bad())?;
-    let cport: u16 = cport.parse().map_err(|_| bad())?;
-    Ok(Peer {
-        id: id.parse().map_err(|_| bad())?,
-        resp_addr,
-        cluster_addr: SocketAddr::new(resp_addr.ip(), cport),
-    })
 }
 
 #[cfg(test)]
@@ -299,31 +331,20 @@ mod tests {
     }
 
     #[test]
-    fn peers_parse_and_validate() {
+    fn cluster_options_parse_and_validate() {
         let c = Config::resolve(args(&[
-            "--node-id",
-            "2",
-            "--cluster-id",
-            "t",
-            "--peers",
-            "1=127.0.0.1:7001@17001,2=127.0.0.1:7002@17002",
+            "--join",
+            "127.0.0.1:17001, 127.0.0.2:17002",
+            "--advertise",
+            "10.0.0.5",
         ]))
         .expect("config");
-        assert_eq!(
-            c.peers[1].cluster_addr,
-            "127.0.0.1:17002".parse().expect("addr")
-        );
-        assert!(Config::resolve(args(&["--peers", "1=127.0.0.1:7001@17001"])).is_err());
-        assert!(Config::resolve(args(&[
-            "--node-id",
-            "1",
-            "--cluster-id",
-            "t",
-            "--peers",
-            "1=nonsense"
-        ]))
-        .is_err());
-        assert!(Config::resolve(args(&["--bootstrap"])).is_err());
+        assert_eq!(c.join, ["127.0.0.1:17001", "127.0.0.2:17002"]);
+        assert_eq!(c.advertise, Some(IpAddr::from([10, 0, 0, 5])));
+        assert_eq!((c.initial_shards, c.replication_factor), (8, 3));
+        assert!(Config::resolve(args(&["--initial-shards", "0"])).is_err());
+        assert!(Config::resolve(args(&["--replication-factor", "0"])).is_err());
+        assert!(Config::resolve(args(&["--weight", "17"])).is_err());
     }
 
     #[test]

@@ -32,6 +32,8 @@ struct Session {
     authed: bool,
     /// `READONLY`: reads may be served stale by a follower.
     readonly: bool,
+    /// `ASKING` was the previous command (applies to the next one only).
+    asking: bool,
     order: Sequencer,
 }
 
@@ -132,6 +134,7 @@ pub async fn serve(
         resp3: false,
         authed: node.config.requirepass.is_none(),
         readonly: false,
+        asking: false,
         order: Sequencer::new(),
     };
     let mut owed: FuturesOrdered<BoxFuture<'static, Owed>> = FuturesOrdered::new();
@@ -207,6 +210,7 @@ fn dispatch(
         Err(reply) => return ready(session.resp3, reply, false),
     };
     let resp3 = session.resp3;
+    let asking = !matches!(cmd, Command::Conn(_)) && std::mem::take(&mut session.asking);
     match cmd {
         Command::Conn(c) => {
             let (reply, close) = connection_command(c, session, node, client);
@@ -222,7 +226,7 @@ fn dispatch(
             let (writes_before, done) = session.order.read();
             async move {
                 writes_before.await;
-                let reply = exec::read(node, r, stale_ok).await;
+                let reply = exec::read(node, r, stale_ok, asking).await;
                 let _ = done.send(());
                 Owed {
                     resp3,
@@ -236,7 +240,7 @@ fn dispatch(
             let (wait, submitted, done) = session.order.write();
             // Usually nothing is pending: propose now, in arrival order.
             let pending = match wait.clone().now_or_never() {
-                Some(()) => Ok(exec::submit_write(node, w)),
+                Some(()) => Ok(exec::submit_write(node, w, asking)),
                 None => Err(w),
             };
             let node = node.clone();
@@ -245,7 +249,7 @@ fn dispatch(
                     Ok(applied) => applied,
                     Err(w) => {
                         wait.await;
-                        exec::submit_write(&node, w)
+                        exec::submit_write(&node, w, asking)
                     }
                 };
                 let _ = submitted.send(());
@@ -394,7 +398,10 @@ fn connection_command(
             session.readonly = false;
             Reply::ok()
         }
-        ConnCmd::Asking => Reply::ok(),
+        ConnCmd::Asking => {
+            session.asking = true;
+            Reply::ok()
+        }
     };
     (reply, false)
 }

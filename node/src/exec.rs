@@ -2,89 +2,119 @@
 //! it through Raft, and produce the reply.
 //!
 //! Consistency of every read is stated here: linearizable (ReadIndex on the shard leader) unless
-//! the connection said `READONLY`, in which case a follower answers from its applied state, which
+//! the connection said `READONLY`, in which case a replica answers from its applied state, which
 //! may be stale (Redis Cluster's replica reads). Key-less reads (DBSIZE, KEYS, SCAN, RANDOMKEY)
-//! on a node that leads no shard are answered from its replica's applied state, possibly stale.
+//! cover the shards this node leads, each linearized, as Redis Cluster answers them over a node's
+//! primary slots; key-less writes (FLUSHDB, FLUSHALL) go to each shard this node leads.
 
 use std::sync::Arc;
 
-use futures::future::{ready, BoxFuture, FutureExt};
-
+use futures::future::{join_all, ready, BoxFuture, FutureExt};
+use tanli_router::{Mode, ShardId};
 use tanli_storage::StorageError;
 
 use crate::cmd::{ReadCmd, ReadCtx, WriteCmd};
 use crate::error::ClusterError;
+use crate::keyless::LedReader;
 use crate::reply::Reply;
-use crate::route::redirect;
+use crate::route::{redirect, route, Target};
 use crate::server::Node;
 use crate::shard::now_ms;
 
 /// Routes `cmd` and queues it for proposal now (so a connection's writes enter the log in the
 /// order it sent them); the returned future yields the applied reply.
-pub fn submit_write(node: &Arc<Node>, cmd: WriteCmd) -> BoxFuture<'static, Reply> {
+pub fn submit_write(node: &Arc<Node>, cmd: WriteCmd, asking: bool) -> BoxFuture<'static, Reply> {
+    let topo = node.topology();
     let keys = cmd.keys();
-    let routed = node.routes.route(&keys);
-    drop(keys);
-    let (slot, shard) = match routed {
-        Err(e) => return ready(e.to_reply()).boxed(),
-        Ok(Some((slot, shard))) => (Some(slot), shard),
-        // A key-less write (FLUSHDB, FLUSHALL) goes to the node's shard; a follower refuses it.
-        Ok(None) => match node.routes.shards().first() {
-            Some(shard) => (None, shard.clone()),
-            None => {
-                return ready(
-                    ClusterError::ClusterDown("no shard is hosted here".into()).to_reply(),
-                )
-                .boxed()
-            }
-        },
+    let mode = Mode {
+        readonly: false,
+        asking,
     };
-    match shard.submit(&cmd) {
-        Err(e) => ready(redirect(slot, e).to_reply()).boxed(),
-        Ok(applied) => async move {
-            match applied.await {
-                Ok(reply) => reply,
-                Err(e) => redirect(slot, e).to_reply(),
+    let routed = route(&topo, &keys, mode);
+    drop(keys);
+    match routed {
+        Err(e) => ready(e.to_reply()).boxed(),
+        Ok(Target::Keyless) => keyless_write(topo, cmd),
+        Ok(Target::Shard { slot, shard }) => match shard.submit(&cmd) {
+            Err(e) => ready(redirect(&topo, Some(slot), e).to_reply()).boxed(),
+            Ok(applied) => async move {
+                match applied.await {
+                    Ok(reply) => reply,
+                    Err(e) => redirect(&topo, Some(slot), e).to_reply(),
+                }
             }
-        }
-        .boxed(),
+            .boxed(),
+        },
     }
 }
 
-pub async fn read(node: Arc<Node>, cmd: ReadCmd, stale_ok: bool) -> Reply {
+/// FLUSHDB / FLUSHALL: applied to every shard this node leads (not atomically across them).
+fn keyless_write(
+    topo: Arc<crate::control::topology::Topology>,
+    cmd: WriteCmd,
+) -> BoxFuture<'static, Reply> {
+    let led = topo.led_shards();
+    let submitted: Vec<_> = led.iter().map(|s| s.submit(&cmd)).collect();
+    async move {
+        let mut pending = Vec::new();
+        for s in submitted {
+            match s {
+                Ok(f) => pending.push(f),
+                Err(e) => return redirect(&topo, None, e).to_reply(),
+            }
+        }
+        for r in join_all(pending).await {
+            match r {
+                Ok(Reply::Error(e)) => return Reply::Error(e),
+                Ok(_) => {}
+                Err(e) => return redirect(&topo, None, e).to_reply(),
+            }
+        }
+        Reply::ok()
+    }
+    .boxed()
+}
+
+pub async fn read(node: Arc<Node>, cmd: ReadCmd, stale_ok: bool, asking: bool) -> Reply {
     let ctx = ReadCtx {
         now_ms: now_ms(),
         random: rand::random(),
     };
+    let topo = node.topology();
     let keys = cmd.keys();
-    let routed = node.routes.route(&keys);
+    let mode = Mode {
+        readonly: stale_ok,
+        asking,
+    };
+    let routed = route(&topo, &keys, mode);
     drop(keys);
     match routed {
         Err(e) => e.to_reply(),
-        Ok(Some((slot, shard))) => {
-            // READONLY on a follower: answer from the applied state, possibly stale.
+        Ok(Target::Shard { slot, shard }) => {
+            // READONLY on a replica: answer from the applied state, possibly stale.
             let stale = stale_ok && !shard.is_leader();
             if !stale {
                 if let Err(e) = shard.linearize().await {
-                    return redirect(Some(slot), e).to_reply();
+                    return redirect(&topo, Some(slot), e).to_reply();
                 }
             }
             reply_of(cmd.execute(&shard.reader, &ctx))
         }
-        Ok(None) => {
-            // Key-less reads: on a shard leader, linearizable over what it leads; on a node that
-            // leads nothing, its replica's applied state, possibly stale (as a Redis Cluster
-            // replica answers DBSIZE, KEYS or SCAN from its copy).
-            if let Some(shard) = node.routes.led_shards().first() {
-                if let Err(e) = shard.linearize().await {
-                    return redirect(None, e).to_reply();
+        Ok(Target::Keyless) => {
+            let Some(map) = topo.map.clone() else {
+                return ClusterError::ClusterDown("no cluster map yet".into()).to_reply();
+            };
+            let led = topo.led_shards();
+            for r in join_all(led.iter().map(|s| s.linearize())).await {
+                if let Err(e) = r {
+                    return redirect(&topo, None, e).to_reply();
                 }
-                return reply_of(cmd.execute(&shard.reader, &ctx));
             }
-            match node.routes.shards().first() {
-                Some(shard) => reply_of(cmd.execute(&shard.reader, &ctx)),
-                None => ClusterError::ClusterDown("no shard is hosted here".into()).to_reply(),
-            }
+            let readers: Vec<_> = led
+                .iter()
+                .map(|s| (ShardId(s.id), s.reader.clone()))
+                .collect();
+            reply_of(cmd.execute(&LedReader::new(&map, &readers), &ctx))
         }
     }
 }

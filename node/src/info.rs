@@ -24,7 +24,7 @@ pub fn hello(node: &Node, client_id: u64, resp3: bool) -> Reply {
         (s("mode"), s("standalone")),
         (
             s("role"),
-            s(if node.routes.led_shards().is_empty() {
+            s(if node.topology().led_shards().is_empty() {
                 "replica"
             } else {
                 "master"
@@ -139,7 +139,7 @@ fn stats(node: &Node, out: &mut String) -> std::fmt::Result {
 fn keyspace(node: &Node, out: &mut String) -> std::fmt::Result {
     writeln!(out, "# Keyspace\r")?;
     let (mut keys, mut expires) = (0, 0);
-    for shard in node.routes.shards() {
+    for shard in node.topology().led_shards() {
         match shard.reader.applied() {
             Ok(a) => {
                 keys += a.record_count;
@@ -158,8 +158,15 @@ fn raft(node: &Node, out: &mut String) -> std::fmt::Result {
     writeln!(out, "# Raft\r")?;
     writeln!(out, "node_id:{}\r", node.identity.node_id)?;
     writeln!(out, "cluster_id:{}\r", node.identity.cluster_id)?;
-    writeln!(out, "raft_shards:{}\r", node.routes.shards().len())?;
-    for shard in node.routes.shards() {
+    let topo = node.topology();
+    let hosted: Vec<_> = topo
+        .meta
+        .iter()
+        .chain(topo.shards.values())
+        .cloned()
+        .collect();
+    writeln!(out, "raft_shards:{}\r", hosted.len())?;
+    for shard in hosted {
         let s = shard.status();
         let id = shard.id;
         let role = format!("{:?}", s.state).to_ascii_lowercase();
@@ -167,12 +174,20 @@ fn raft(node: &Node, out: &mut String) -> std::fmt::Result {
         writeln!(
             out,
             "shard{id}_leader_id:{}\r",
-            s.leader.map(|l| l.to_string()).unwrap_or_default()
+            // The leader's node id (Raft peer ids differ per shard).
+            s.leader_addr
+                .as_ref()
+                .map(|a| a.node_id.to_string())
+                .unwrap_or_default()
         )?;
         writeln!(
             out,
             "shard{id}_leader_addr:{}\r",
-            s.leader_addr.map(|a| a.resp_addr).unwrap_or_default()
+            s.leader_addr
+                .map(|a| topo
+                    .resp_addr(tanli_router::NodeId(a.node_id))
+                    .unwrap_or(a.resp_addr))
+                .unwrap_or_default()
         )?;
         writeln!(out, "shard{id}_term:{}\r", s.term)?;
         writeln!(out, "shard{id}_last_log_index:{}\r", s.last_log_index)?;

@@ -28,6 +28,7 @@ pub mod error;
 pub mod exec;
 pub mod frame;
 pub mod info;
+pub mod keyless;
 pub mod raft;
 pub mod reply;
 pub mod route;

@@ -1,72 +1,64 @@
-//! Routing: the one place that decides which shard serves a command's keys, and how a shard's
-//! refusal becomes a Redis Cluster redirect.
+//! Routing: the one place that decides which hosted shard serves a command's keys, and how a
+//! shard's refusal becomes a Redis Cluster redirect.
 //!
-//! Today one data shard (id 1) owns all 16384 slots; the cluster map replaces the fixed table with
-//! the cluster issue. Multi-key commands are accepted when every key maps to the same shard.
+//! The decision itself is `tanli_router::route` over the published topology's map (so the node,
+//! the client crate and tanlictl cannot disagree); this module turns it into a hosted shard or
+//! the error the client gets. Keys in different slots are `-CROSSSLOT`, as in Redis Cluster.
 
 use std::sync::Arc;
 
-use tanli_router::slot_of;
+use tanli_router::{route as decide, slot_of, Mode, NodeId, Route};
 
+use crate::control::topology::Topology;
 use crate::error::ClusterError;
 use crate::shard::{Shard, ShardError};
 
-/// The data shard of a single-shard node.
-pub const DATA_SHARD: u64 = 1;
-
-pub struct Routes {
-    shards: Vec<Arc<Shard>>,
+/// Where a command runs.
+pub enum Target {
+    /// No keys: the caller decides (key-less commands run over the shards this node leads).
+    Keyless,
+    /// This hosted shard; `slot` is the first key's slot (for redirects).
+    Shard { slot: u16, shard: Arc<Shard> },
 }
 
-impl Routes {
-    pub fn new(shards: Vec<Arc<Shard>>) -> Routes {
-        Routes { shards }
-    }
-
-    pub fn shards(&self) -> &[Arc<Shard>] {
-        &self.shards
-    }
-
-    fn shard_of_slot(&self, _slot: u16) -> Option<&Arc<Shard>> {
-        self.shards.iter().find(|s| s.id == DATA_SHARD)
-    }
-
-    /// The shard serving `keys` and the slot of the first key (for redirects); `None` when the
-    /// command has no keys.
-    pub fn route(&self, keys: &[&[u8]]) -> Result<Option<(u16, Arc<Shard>)>, ClusterError> {
-        let Some(first) = keys.first() else {
-            return Ok(None);
-        };
-        let slot = slot_of(first);
-        let shard = self
-            .shard_of_slot(slot)
-            .ok_or_else(|| ClusterError::ClusterDown(format!("Hash slot {slot} not served")))?;
-        for k in &keys[1..] {
-            let other = self.shard_of_slot(slot_of(k)).map(|s| s.id);
-            if other != Some(shard.id) {
-                return Err(ClusterError::CrossSlot);
+pub fn route(topo: &Topology, keys: &[&[u8]], mode: Mode) -> Result<Target, ClusterError> {
+    let Some(map) = &topo.map else {
+        return Err(ClusterError::ClusterDown(
+            "The cluster is down: this node has no cluster map yet".into(),
+        ));
+    };
+    match decide(map, topo.me, keys, mode) {
+        Route::Keyless => Ok(Target::Keyless),
+        Route::Local(id) => {
+            let slot = keys.first().map(|k| slot_of(k)).unwrap_or(0);
+            match topo.shard(id) {
+                Some(shard) => Ok(Target::Shard {
+                    slot,
+                    shard: shard.clone(),
+                }),
+                None => Err(ClusterError::TryAgain(format!(
+                    "shard {id} is not started on this node yet"
+                ))),
             }
         }
-        Ok(Some((slot, shard.clone())))
-    }
-
-    /// Shards this node leads: what key-less reads (DBSIZE, SCAN, KEYS, RANDOMKEY) cover, as
-    /// Redis Cluster answers them over a node's primary slots.
-    pub fn led_shards(&self) -> Vec<Arc<Shard>> {
-        self.shards
-            .iter()
-            .filter(|s| s.is_leader())
-            .cloned()
-            .collect()
+        Route::Moved { slot, addr } => Err(ClusterError::Moved { slot, addr }),
+        Route::CrossSlot => Err(ClusterError::CrossSlot),
+        Route::ClusterDown { slot } => Err(ClusterError::ClusterDown(format!(
+            "The cluster is down: hash slot {slot} has no leader"
+        ))),
     }
 }
 
 /// How a shard's refusal reaches the client. `slot` is the command's first key's slot, if any.
-pub fn redirect(slot: Option<u16>, e: ShardError) -> ClusterError {
+/// A leader elsewhere is named by its current address (gossip), not the one Raft recorded when
+/// the replica joined (a re-mounted node has moved).
+pub fn redirect(topo: &Topology, slot: Option<u16>, e: ShardError) -> ClusterError {
     match (e, slot) {
         (ShardError::NotLeader(Some(leader)), Some(slot)) => ClusterError::Moved {
             slot,
-            addr: leader.resp_addr,
+            addr: topo
+                .resp_addr(NodeId(leader.node_id))
+                .unwrap_or(leader.resp_addr),
         },
         (ShardError::NotLeader(Some(_)), None) => ClusterError::ReadOnly,
         (ShardError::NotLeader(None), _) => {

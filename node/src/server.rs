@@ -5,29 +5,32 @@
 //! start it the same way. Listeners are bound before the data directory is touched, so a taken
 //! port changes nothing on disk.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use tanli_storage::types::{PeerAddr, Raft};
-use tanli_storage::{
-    Identity, LogReadLimits, LogStore, ShardReader, StateMachine, Store, StoreOptions,
-};
+use tanli_router::{NodeId, NodeInfo, NodeState};
+use tanli_storage::types::PeerAddr;
+use tanli_storage::{Identity, ShardReader, Store, StoreOptions};
 use tokio::net::TcpListener;
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use crate::clients::Clients;
 use crate::config::Config;
 use crate::connection;
-use crate::raft::network::ShardNetworkFactory;
-use crate::raft::service::{self, Registry, ServiceConfig};
+use crate::control::client;
+use crate::control::gossip::{Announcement, Gossip, GossipConfig, Phase};
+use crate::control::host::Host;
+use crate::control::meta::{MetaCmd, MetaReply, MetaState};
+use crate::control::plane::{self, Control};
+use crate::control::topology::Topology;
+use crate::raft::service::{self, ControlService, ControlSlot, Registry, ServiceConfig};
 use crate::raft::transport::{Transport, TransportConfig};
-use crate::route::{Routes, DATA_SHARD};
-use crate::shard::{Shard, ShardLimits};
+use crate::shard::Shard;
 
 /// What every connection shares.
 pub struct Node {
@@ -35,18 +38,17 @@ pub struct Node {
     pub identity: Identity,
     pub resp_addr: SocketAddr,
     pub cluster_addr: SocketAddr,
-    pub routes: Routes,
     pub clients: Arc<Clients>,
     pub store: Store,
     pub started: Instant,
     pub commands_processed: AtomicU64,
     /// The control plane's newest published view.
-    pub topology: tokio::sync::watch::Receiver<Arc<crate::control::topology::Topology>>,
+    pub topology: watch::Receiver<Arc<Topology>>,
 }
 
 impl Node {
     /// The current topology (a cheap `Arc` clone; never blocks on the control plane).
-    pub fn topology(&self) -> Arc<crate::control::topology::Topology> {
+    pub fn topology(&self) -> Arc<Topology> {
         self.topology.borrow().clone()
     }
 }
@@ -65,38 +67,100 @@ async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
         .with_context(|| format!("Could not bind {what} port {addr}"))
 }
 
-/// Establishes (first start) or checks (restart) who this data directory belongs to.
-fn identity(store: &Store, cfg: &Config) -> anyhow::Result<Identity> {
-    let dir = cfg.data_dir.display();
-    match store.identity()? {
-        Some(id) => {
-            if let Some(want) = &cfg.cluster_id {
-                anyhow::ensure!(
-                    *want == id.cluster_id,
-                    "data directory {dir} belongs to cluster {:?}, not {want:?}; refusing to start",
-                    id.cluster_id
-                );
-            }
-            if let Some(want) = cfg.node_id {
-                anyhow::ensure!(
-                    want == id.node_id,
-                    "data directory {dir} belongs to node {}, not node {want}; refusing to start",
-                    id.node_id
-                );
-            }
-            Ok(id)
-        }
-        None => {
-            let id = Identity {
-                node_id: cfg.node_id.unwrap_or(1),
-                cluster_id: cfg
-                    .cluster_id
-                    .clone()
-                    .unwrap_or_else(|| format!("tanli-{:016x}", rand::random::<u64>())),
-            };
-            store.set_identity(&id)?;
-            Ok(id)
-        }
+/// Checks that a data directory that already has an identity may start with this config.
+fn check_identity(id: &Identity, cfg: &Config) -> anyhow::Result<()> {
+    if let Some(want) = &cfg.cluster_id {
+        anyhow::ensure!(
+            *want == id.cluster_id,
+            "data directory {} belongs to cluster {:?}, not {want:?}; refusing to start",
+            cfg.data_dir.display(),
+            id.cluster_id
+        );
+    }
+    Ok(())
+}
+
+/// How this start came to have an identity.
+enum Origin {
+    /// Restart: identity from the data directory.
+    Existing,
+    /// First start without `--join`: a new cluster.
+    Bootstrap,
+    /// First start with `--join`: the cluster gave this node its id.
+    Joined,
+}
+
+/// Establishes (first start: bootstrap or join) or checks (restart) who this node is.
+async fn identity(
+    store: &Store,
+    cfg: &Config,
+    adv: (SocketAddr, SocketAddr),
+) -> anyhow::Result<(Identity, Origin)> {
+    if let Some(id) = store.identity()? {
+        check_identity(&id, cfg)?;
+        return Ok((id, Origin::Existing));
+    }
+    if cfg.join.is_empty() {
+        let id = Identity {
+            node_id: 1,
+            cluster_id: cfg
+                .cluster_id
+                .clone()
+                .unwrap_or_else(|| format!("tanli-{:016x}", rand::random::<u64>())),
+        };
+        store.set_identity(&id)?;
+        return Ok((id, Origin::Bootstrap));
+    }
+    // A stranger's transport: no cluster id yet, so peers accept only control requests from it.
+    let transport = Transport::new(transport_config(cfg, String::new(), 0));
+    let mut seeds = Vec::new();
+    for s in &cfg.join {
+        let found = tokio::net::lookup_host(s.as_str())
+            .await
+            .with_context(|| format!("--join address {s:?}"))?;
+        seeds.extend(found);
+    }
+    anyhow::ensure!(!seeds.is_empty(), "--join names no reachable address");
+    let cmd = MetaCmd::Join {
+        resp_addr: adv.0.to_string(),
+        cluster_addr: adv.1.to_string(),
+        weight: cfg.weight,
+    };
+    let (reply, cluster_id) = client::propose_meta(
+        &transport,
+        &seeds,
+        &cmd,
+        Duration::from_millis(cfg.control_rpc_timeout_ms),
+        Duration::from_millis(cfg.join_timeout_ms),
+    )
+    .await
+    .context("joining the cluster")?;
+    let MetaReply::Joined { node, .. } = reply else {
+        anyhow::bail!("the cluster refused the join: {reply:?}");
+    };
+    if let Some(want) = &cfg.cluster_id {
+        anyhow::ensure!(
+            *want == cluster_id,
+            "--join reached cluster {cluster_id:?}, not {want:?}"
+        );
+    }
+    let id = Identity {
+        node_id: node.0,
+        cluster_id,
+    };
+    store.set_identity(&id)?;
+    tracing::info!(node = node.0, cluster = %id.cluster_id, "joined the cluster");
+    Ok((id, Origin::Joined))
+}
+
+fn transport_config(cfg: &Config, cluster_id: String, node_id: u64) -> TransportConfig {
+    TransportConfig {
+        bind: cfg.bind,
+        cluster_id,
+        node_id,
+        frame_bytes_max: cfg.rpc_frame_bytes_max,
+        connect_timeout: Duration::from_millis(cfg.rpc_connect_timeout_ms),
+        inflight_max: cfg.rpc_inflight_max,
     }
 }
 
@@ -111,23 +175,34 @@ pub async fn run(
     let cluster_listener = bind(SocketAddr::new(cfg.bind, cfg.cluster_port), "cluster").await?;
     let resp_addr = resp_listener.local_addr()?;
     let cluster_addr = cluster_listener.local_addr()?;
+    let adv_ip = match cfg.advertise {
+        Some(ip) => ip,
+        None if cfg.bind.is_unspecified() => {
+            anyhow::bail!("--bind {} is a wildcard: give --advertise with the address peers and clients should use", cfg.bind)
+        }
+        None => cfg.bind,
+    };
+    let adv = (
+        SocketAddr::new(adv_ip, resp_addr.port()),
+        SocketAddr::new(adv_ip, cluster_addr.port()),
+    );
 
     let store = Store::open(&cfg.data_dir, &StoreOptions::default())?;
-    let identity = identity(&store, &cfg)?;
+    let (identity, origin) = identity(&store, &cfg, adv).await?;
+    let me = NodeId(identity.node_id);
     tracing::info!(node = identity.node_id, cluster = %identity.cluster_id, dir = %cfg.data_dir.display(), "data directory opened");
 
-    let transport = Transport::new(TransportConfig {
-        bind: cfg.bind,
-        cluster_id: identity.cluster_id.clone(),
-        node_id: identity.node_id,
-        frame_bytes_max: cfg.rpc_frame_bytes_max,
-        connect_timeout: Duration::from_millis(cfg.rpc_connect_timeout_ms),
-        inflight_max: cfg.rpc_inflight_max,
-    });
+    let transport = Transport::new(transport_config(
+        &cfg,
+        identity.cluster_id.clone(),
+        identity.node_id,
+    ));
     let registry: Registry = Arc::new(RwLock::new(HashMap::new()));
+    let control_slot: ControlSlot = Arc::default();
     tokio::spawn(service::serve(
         cluster_listener,
         registry.clone(),
+        control_slot.clone(),
         ServiceConfig {
             cluster_id: identity.cluster_id.clone(),
             frame_bytes_max: cfg.rpc_frame_bytes_max,
@@ -135,32 +210,49 @@ pub async fn run(
         },
         shutdown.clone(),
     ));
-
-    let shard = start_shard(
+    let host = Host::new(
+        store.clone(),
         &cfg,
-        &store,
-        &identity,
-        resp_addr,
-        cluster_addr,
         transport,
-        &registry,
+        Arc::default(),
+        registry,
         shutdown.clone(),
-    )
-    .await?;
+    )?;
+    let meta = host
+        .ensure(0, identity.node_id, plane::meta_applier())
+        .await?;
+    let me_addr = PeerAddr {
+        node_id: me.0,
+        cluster_addr: adv.1.to_string(),
+        resp_addr: adv.0.to_string(),
+    };
+    if let Origin::Bootstrap = origin {
+        bootstrap(&host, &meta, me_addr.clone(), &cfg).await?;
+    }
+    let gossip = start_gossip(&cfg, &identity, &store, adv).await?;
+    let control = Control::new(
+        me,
+        identity.cluster_id.clone(),
+        cfg.clone(),
+        host,
+        adv,
+        gossip,
+    );
+    let _ = control_slot.set(control.clone() as Arc<dyn ControlService>);
+    tokio::spawn(control.clone().run(shutdown.clone()));
+    let mut topology = control.topo.subscribe();
+    wait_until_serving(&mut topology, &origin, &cfg).await?;
+
     let node = Arc::new(Node {
         config: cfg.clone(),
         identity: identity.clone(),
-        resp_addr,
-        cluster_addr,
-        routes: Routes::new(vec![shard.clone()]),
+        resp_addr: adv.0,
+        cluster_addr: adv.1,
         clients: Arc::new(Clients::default()),
         store,
         started: Instant::now(),
         commands_processed: AtomicU64::new(0),
-        topology: tokio::sync::watch::channel(Arc::new(crate::control::topology::Topology::empty(
-            tanli_router::NodeId(identity.node_id),
-        )))
-        .1,
+        topology,
     });
     let _ = ready.send(Bound {
         node_id: identity.node_id,
@@ -168,91 +260,107 @@ pub async fn run(
         cluster_addr,
     });
     accept(resp_listener, node.clone(), shutdown.clone()).await;
-    if let Err(e) = shard.raft.shutdown().await {
-        tracing::warn!(error = %e, "raft shutdown");
-    }
+    control.host.shutdown().await;
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn start_shard(
-    cfg: &Config,
-    store: &Store,
-    identity: &Identity,
-    resp_addr: SocketAddr,
-    cluster_addr: SocketAddr,
-    transport: Arc<Transport>,
-    registry: &Registry,
-    shutdown: CancellationToken,
-) -> anyhow::Result<Arc<Shard>> {
-    let shard_id = DATA_SHARD;
-    let log = LogStore::new(store.clone(), shard_id, LogReadLimits::default());
-    let sm = StateMachine::open(store.clone(), shard_id, Arc::new(crate::cmd::Applier))?;
-    let network = ShardNetworkFactory {
-        transport,
-        shard: shard_id,
+/// A new cluster: this node is the meta shard's only voter, and the first meta entry creates the
+/// map with `initial_shards` data shards on this node.
+async fn bootstrap(host: &Host, meta: &Shard, me: PeerAddr, cfg: &Config) -> anyhow::Result<()> {
+    host.initialize_alone(meta, me.clone(), me.node_id).await?;
+    let node = NodeInfo {
+        id: NodeId(me.node_id),
+        resp_addr: me.resp_addr,
+        cluster_addr: me.cluster_addr,
+        state: NodeState::Up,
+        weight: cfg.weight,
     };
-    // In the static layout a replica's Raft id is its node id (the cluster issue allocates
-    // never-reused peer ids instead).
-    let raft = Raft::new(
-        identity.node_id,
-        crate::raft::raft_config(cfg)?,
-        network,
-        log,
-        sm,
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("starting shard {shard_id}: {e}"))?;
-    registry
-        .write()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(shard_id, raft.clone());
-    if !raft
-        .is_initialized()
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?
-    {
-        let members: BTreeMap<u64, PeerAddr> = if cfg.peers.is_empty() {
-            BTreeMap::from([(
-                identity.node_id,
-                PeerAddr {
-                    node_id: identity.node_id,
-                    cluster_addr: cluster_addr.to_string(),
-                    resp_addr: resp_addr.to_string(),
-                },
-            )])
-        } else if cfg.bootstrap {
-            cfg.peers
-                .iter()
-                .map(|p| {
-                    (
-                        p.id,
-                        PeerAddr {
-                            node_id: p.id,
-                            cluster_addr: p.cluster_addr.to_string(),
-                            resp_addr: p.resp_addr.to_string(),
-                        },
-                    )
-                })
-                .collect()
-        } else {
-            BTreeMap::new()
+    let cmd = MetaCmd::Bootstrap {
+        node,
+        shards: cfg.initial_shards,
+    };
+    let deadline = Instant::now() + Duration::from_millis(cfg.join_timeout_ms);
+    loop {
+        let outcome = match meta.submit_raw(cmd.encode()) {
+            Ok(f) => f.await,
+            Err(e) => Err(e),
         };
-        if !members.is_empty() {
-            raft.initialize(members)
-                .await
-                .map_err(|e| anyhow::anyhow!("initialising shard {shard_id}: {e}"))?;
+        match outcome.map(|b| MetaReply::decode(&b)) {
+            Ok(Ok(MetaReply::Done { .. })) => return Ok(()),
+            Ok(other) => anyhow::bail!("bootstrapping the cluster map: {other:?}"),
+            Err(e) if Instant::now() > deadline => {
+                anyhow::bail!("bootstrapping the cluster map: {e:?}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
         }
     }
-    let reader = ShardReader::new(store.clone(), shard_id);
-    let limits = ShardLimits {
-        read_timeout: Duration::from_millis(cfg.read_timeout_ms),
-        write_timeout: Duration::from_millis(cfg.write_timeout_ms),
-        reclaim_interval: Duration::from_millis(cfg.expiry_reclaim_interval_ms),
-        reclaim_keys_max: cfg.expiry_reclaim_keys_max,
-        proposal_queue_max: cfg.proposal_queue_max,
+}
+
+async fn start_gossip(
+    cfg: &Config,
+    identity: &Identity,
+    store: &Store,
+    adv: (SocketAddr, SocketAddr),
+) -> anyhow::Result<Gossip> {
+    // Seeds: the --join addresses, and every other node the local map knows (a restarted node
+    // finds its peers without flags).
+    let mut seeds = cfg.join.clone();
+    let reader = ShardReader::new(store.clone(), 0);
+    if let Ok(Some(state)) = MetaState::read(&reader) {
+        if let Ok(map) = state.map() {
+            seeds.extend(
+                map.nodes()
+                    .values()
+                    .filter(|n| n.id.0 != identity.node_id)
+                    .map(|n| n.cluster_addr.clone()),
+            );
+        }
+    }
+    let me = Announcement {
+        node_id: identity.node_id,
+        resp_addr: adv.0,
+        cluster_addr: adv.1,
+        phase: Phase::Joining,
+        epoch: 0,
+        leads: Vec::new(),
+        load: 0,
     };
-    Ok(Shard::start(shard_id, raft, reader, limits, shutdown))
+    Gossip::start(
+        GossipConfig {
+            cluster_id: identity.cluster_id.clone(),
+            listen_addr: SocketAddr::new(cfg.bind, adv.1.port()),
+            advertise_addr: adv.1,
+            seeds,
+            interval: Duration::from_millis(cfg.gossip_interval_ms),
+            phi_threshold: cfg.gossip_phi_threshold,
+            dead_node_grace: Duration::from_millis(cfg.gossip_dead_grace_ms),
+        },
+        &me,
+    )
+    .await
+}
+
+/// Waits until the node can serve: it has a cluster map, and (a new cluster) leads every
+/// initial shard, so the first client of a fresh node is served at once.
+async fn wait_until_serving(
+    topology: &mut watch::Receiver<Arc<Topology>>,
+    origin: &Origin,
+    cfg: &Config,
+) -> anyhow::Result<()> {
+    let within = Duration::from_millis(cfg.join_timeout_ms);
+    let wanted = |t: &Arc<Topology>| match (origin, &t.map) {
+        (_, None) => false,
+        (Origin::Bootstrap, Some(m)) => {
+            let shards = m.shards().len().saturating_sub(1);
+            t.shards.len() == shards && t.shards.values().all(|s| s.is_leader())
+        }
+        _ => true,
+    };
+    tokio::time::timeout(within, topology.wait_for(wanted))
+        .await
+        .map_err(|_| anyhow::anyhow!("no cluster map within {within:?}"))?
+        .map_err(|_| anyhow::anyhow!("control plane stopped"))?;
+    Ok(())
 }
 
 async fn accept(listener: TcpListener, node: Arc<Node>, shutdown: CancellationToken) {

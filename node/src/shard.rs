@@ -47,6 +47,18 @@ pub struct ShardLimits {
     pub proposal_queue_max: usize,
 }
 
+impl ShardLimits {
+    pub fn from_config(cfg: &crate::config::Config) -> ShardLimits {
+        ShardLimits {
+            read_timeout: Duration::from_millis(cfg.read_timeout_ms),
+            write_timeout: Duration::from_millis(cfg.write_timeout_ms),
+            reclaim_interval: Duration::from_millis(cfg.expiry_reclaim_interval_ms),
+            reclaim_keys_max: cfg.expiry_reclaim_keys_max,
+            proposal_queue_max: cfg.proposal_queue_max,
+        }
+    }
+}
+
 pub struct Shard {
     pub id: ShardId,
     pub raft: Raft,
@@ -88,7 +100,10 @@ impl Shard {
         });
         tokio::spawn(propose(raft.clone(), prx));
         tokio::spawn(batch_reads(raft, rx, shutdown.clone()));
-        tokio::spawn(reclaim_expired(Arc::downgrade(&shard), shutdown));
+        // The meta shard holds no user keys; only data shards reclaim expired ones.
+        if id != 0 {
+            tokio::spawn(reclaim_expired(Arc::downgrade(&shard), shutdown));
+        }
         shard
     }
 
@@ -107,9 +122,23 @@ impl Shard {
         &self,
         cmd: &WriteCmd,
     ) -> Result<impl Future<Output = Result<Reply, ShardError>> + Send + 'static, ShardError> {
+        let applied = self.submit_raw(cmd.encode())?;
+        Ok(async move {
+            let bytes = applied.await?;
+            Reply::from_bytes(&bytes)
+                .map_err(|e| ShardError::Internal(format!("undecodable reply: {e}")))
+        })
+    }
+
+    /// [`Shard::submit`] for an already encoded command; yields the state machine's raw reply.
+    pub fn submit_raw(
+        &self,
+        cmd: Vec<u8>,
+    ) -> Result<impl Future<Output = Result<Vec<u8>, ShardError>> + Send + 'static, ShardError>
+    {
         let proposal = Proposal {
             stamp_ms: self.stamp(),
-            cmd: cmd.encode(),
+            cmd,
         };
         let (responder, rx) = ProgressResponder::complete_only();
         self.proposals
@@ -132,7 +161,7 @@ impl Shard {
                 Ok(Err(_)) => Err(ShardError::Unknown(
                     "the shard stopped before confirming the write; it may or may not have been applied".into(),
                 )),
-                Ok(Ok(Ok(resp))) => Reply::from_bytes(&resp.data.0).map_err(|e| ShardError::Internal(format!("undecodable reply: {e}"))),
+                Ok(Ok(Ok(resp))) => Ok(resp.data.0),
                 Ok(Ok(Err(ClientWriteError::ForwardToLeader(f)))) => Err(ShardError::NotLeader(f.leader_node)),
                 Ok(Ok(Err(ClientWriteError::LogEntryDiscarded(_)))) => Err(ShardError::Unknown(
                     "leader changed before the write was confirmed; it may or may not have been applied".into(),

@@ -22,7 +22,7 @@ pub mod types;
 pub use db::{Identity, OpenError, Store, StoreOptions, StoreStats};
 pub use kv::{Applier, Kind, KvRead, KvWrite, Record, ScanPage, ShardRead};
 pub use log_store::{LogReadLimits, LogStore};
-pub use reader::ShardReader;
+pub use reader::{scan_cursor_at_slot, scan_cursor_slot, ShardReader};
 pub use snapshot::SnapshotBuilder;
 pub use state_machine::{AppliedState, StateMachine};
 

@@ -18,6 +18,17 @@ fn cursor_of(slot: u16, hash: u64) -> u64 {
     ((slot as u64) << CURSOR_HASH_BITS) | (hash >> (64 - CURSOR_HASH_BITS))
 }
 
+/// The `SCAN` cursor at the start of `slot` (a multi-shard scan resumes at the next shard's
+/// first slot).
+pub fn scan_cursor_at_slot(slot: u16) -> u64 {
+    cursor_of(slot, 0)
+}
+
+/// The slot a `SCAN` cursor points into.
+pub fn scan_cursor_slot(cursor: u64) -> u16 {
+    position_of(cursor).0
+}
+
 fn position_of(cursor: u64) -> (u16, u64) {
     let slot = (cursor >> CURSOR_HASH_BITS) as u16;
     (slot, (cursor & CURSOR_HASH_MASK) << (64 - CURSOR_HASH_BITS))

@@ -6,7 +6,15 @@
 //!   epoch each node holds, the shards it leads and its load. Hints, not truth.
 //! - `meta`: the meta shard's state machine — the authoritative cluster map and id allocator.
 //! - `topology`: the published view joining map, hosted shards and gossip.
+//! - `plane`: the control loop that acts on them; `host` starts and removes Raft groups;
+//!   `members` steps a led group's membership toward the map; `driver` (meta leader only) plans
+//!   map changes; `client` sends control requests to other nodes.
 
+pub mod client;
+pub mod driver;
 pub mod gossip;
+pub mod host;
+pub mod members;
 pub mod meta;
+pub mod plane;
 pub mod topology;

@@ -14,12 +14,18 @@ use openraft::OptionalSend;
 use tanli_storage::types::{PeerAddr, PeerId, ShardId, Snapshot, SnapshotData, TypeConfig, Vote};
 
 use super::transport::{CallError, Transport};
-use super::wire::{Request, Response};
+use super::wire::{Request, Response, WireError};
+
+/// Node id → its current cluster address, as gossip and the map last said. Raft memberships
+/// keep the address a replica had when it was added; after a volume re-mount the node lives
+/// elsewhere, so the book is asked first. A std lock: read briefly, never across await.
+pub type AddressBook = Arc<std::sync::RwLock<std::collections::HashMap<u64, SocketAddr>>>;
 
 #[derive(Clone)]
 pub struct ShardNetworkFactory {
     pub transport: Arc<Transport>,
     pub shard: ShardId,
+    pub book: AddressBook,
 }
 
 impl RaftNetworkFactory<TypeConfig> for ShardNetworkFactory {
@@ -30,6 +36,8 @@ impl RaftNetworkFactory<TypeConfig> for ShardNetworkFactory {
             transport: self.transport.clone(),
             shard: self.shard,
             target,
+            node_id: node.node_id,
+            book: self.book.clone(),
             addr: node
                 .cluster_addr
                 .parse()
@@ -42,6 +50,8 @@ pub struct ShardNetwork {
     transport: Arc<Transport>,
     shard: ShardId,
     target: PeerId,
+    node_id: u64,
+    book: AddressBook,
     /// The peer's cluster address, or the unparsable text from the membership.
     addr: Result<SocketAddr, String>,
 }
@@ -52,9 +62,16 @@ struct Msg(String);
 
 impl ShardNetwork {
     async fn call(&self, req: Request, option: &RPCOption) -> Result<Response, CallError> {
-        let addr = match &self.addr {
-            Ok(a) => *a,
-            Err(text) => {
+        let current = self
+            .book
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&self.node_id)
+            .copied();
+        let addr = match (current, &self.addr) {
+            (Some(a), _) => a,
+            (None, Ok(a)) => *a,
+            (None, Err(text)) => {
                 return Err(CallError::Unreachable(
                     SocketAddr::from(([0, 0, 0, 0], 0)),
                     format!("peer {} has an invalid address {text:?}", self.target),
@@ -68,7 +85,9 @@ impl ShardNetwork {
 
     fn rpc_error(&self, e: CallError) -> RPCError<TypeConfig> {
         match e {
-            CallError::Unreachable(..) => {
+            // A peer that does not host the shard yet (its control loop has not caught up with
+            // the map) is unreachable for this shard: openraft backs off instead of retrying hot.
+            CallError::Unreachable(..) | CallError::Remote(_, WireError::UnknownShard(_)) => {
                 RPCError::Unreachable(Unreachable::new(&Msg(e.to_string())))
             }
             other => RPCError::Network(NetworkError::new(&Msg(other.to_string()))),

@@ -22,6 +22,19 @@ const HELLO_BYTES_MAX: usize = 4096;
 /// The shards hosted here. A std lock: read to clone a handle out, never held across await.
 pub type Registry = Arc<RwLock<HashMap<ShardId, Raft>>>;
 
+/// Answers the control-plane requests ([`Request::Meta`], [`Request::FetchMap`],
+/// [`Request::Membership`]); the node's control plane implements it.
+pub trait ControlService: Send + Sync + 'static {
+    fn handle(
+        &self,
+        shard: ShardId,
+        req: Request,
+    ) -> futures::future::BoxFuture<'static, Result<Response, WireError>>;
+}
+
+/// Set once the control plane is up; until then control requests are refused.
+pub type ControlSlot = Arc<std::sync::OnceLock<Arc<dyn ControlService>>>;
+
 #[derive(Clone)]
 pub struct ServiceConfig {
     pub cluster_id: String,
@@ -32,6 +45,7 @@ pub struct ServiceConfig {
 pub async fn serve(
     listener: TcpListener,
     registry: Registry,
+    control: ControlSlot,
     cfg: ServiceConfig,
     shutdown: CancellationToken,
 ) {
@@ -48,17 +62,23 @@ pub async fn serve(
             },
         };
         let (registry, cfg, shutdown) = (registry.clone(), cfg.clone(), shutdown.clone());
+        let control = control.clone();
         tokio::spawn(async move {
             tokio::select! {
                 _ = shutdown.cancelled() => {}
-                _ = connection(stream, registry, cfg) => {}
+                _ = connection(stream, registry, control, cfg) => {}
             }
             tracing::debug!(%peer, "raft connection closed");
         });
     }
 }
 
-async fn connection(stream: TcpStream, registry: Registry, cfg: ServiceConfig) {
+async fn connection(
+    stream: TcpStream,
+    registry: Registry,
+    control: ControlSlot,
+    cfg: ServiceConfig,
+) {
     let _ = stream.set_nodelay(true);
     let peer = stream.peer_addr().ok();
     let (rd, wr) = stream.into_split();
@@ -66,12 +86,16 @@ async fn connection(stream: TcpStream, registry: Registry, cfg: ServiceConfig) {
     // connection cannot make this node reserve a large buffer.
     let mut reader = FramedRead::new(rd, codec(HELLO_BYTES_MAX));
     let mut writer = FramedWrite::new(wr, codec(cfg.frame_bytes_max));
+    // A node that is still joining does not know the cluster id yet: it may only send control
+    // requests (its join), never Raft messages.
+    let stranger;
     match reader.next().await.map(|r| r.map(|b| wire::decode(&b))) {
         Some(Ok(Ok(Frame::Hello {
             cluster_id,
             node_id,
-        }))) if cluster_id == cfg.cluster_id => {
-            tracing::debug!(?peer, node_id, "raft peer connected");
+        }))) if cluster_id == cfg.cluster_id || cluster_id.is_empty() => {
+            stranger = cluster_id.is_empty();
+            tracing::debug!(?peer, node_id, stranger, "raft peer connected");
         }
         Some(Ok(Ok(Frame::Hello {
             cluster_id,
@@ -120,16 +144,27 @@ async fn connection(stream: TcpStream, registry: Registry, cfg: ServiceConfig) {
         let Ok(permit) = permits.clone().acquire_owned().await else {
             break;
         };
+        let is_control = matches!(
+            body,
+            Request::Meta(_) | Request::FetchMap | Request::Membership
+        );
+        if stranger && !is_control {
+            tracing::warn!(?peer, "raft message from a node outside the cluster");
+            break;
+        }
         let raft = registry
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(&shard)
             .cloned();
+        let control = control.get().cloned();
         let tx = tx.clone();
         tokio::spawn(async move {
-            let body = match raft {
-                Some(raft) => handle(&raft, body).await,
-                None => Err(WireError::UnknownShard(shard)),
+            let body = match (raft, control) {
+                (_, Some(c)) if is_control => c.handle(shard, body).await,
+                (_, None) if is_control => Err(WireError::Refused("node is starting".into())),
+                (Some(raft), _) => handle(&raft, body).await,
+                (None, _) => Err(WireError::UnknownShard(shard)),
             };
             match wire::encode(&Frame::Response { id, body }) {
                 Ok(b) => {
@@ -173,5 +208,8 @@ async fn handle(raft: &Raft, req: Request) -> Result<Response, WireError> {
             .await
             .map(Response::Snapshot)
             .map_err(|e| raft_err(&e)),
+        Request::Meta(_) | Request::FetchMap | Request::Membership => Err(WireError::Refused(
+            "control request on the raft path".into(),
+        )),
     }
 }

@@ -39,6 +39,12 @@ pub enum Request {
         meta: SnapshotMeta,
         data: Vec<u8>,
     },
+    /// Control plane: a [`crate::control::meta::MetaCmd`] (encoded) for the meta leader.
+    Meta(Vec<u8>),
+    /// Control plane: the newest cluster map this node holds.
+    FetchMap,
+    /// Control plane: the committed membership of `shard` on this node's replica.
+    Membership,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -46,6 +52,19 @@ pub enum Response {
     Append(AppendEntriesResponse<TypeConfig>),
     Vote(VoteResponse<TypeConfig>),
     Snapshot(SnapshotResponse<TypeConfig>),
+    /// The encoded [`crate::control::meta::MetaReply`], plus the cluster id (a joining node
+    /// learns it here).
+    Meta {
+        reply: Vec<u8>,
+        cluster_id: String,
+    },
+    /// An encoded cluster map (empty: none yet).
+    Map(Vec<u8>),
+    /// Peer ids in the committed membership.
+    Membership {
+        voters: Vec<u64>,
+        learners: Vec<u64>,
+    },
 }
 
 /// Errors carried back to the caller. openraft's own error types are not a stable contract
@@ -56,6 +75,12 @@ pub enum WireError {
     UnknownShard(ShardId),
     #[error("raft: {0}")]
     Raft(String),
+    /// This node cannot serve a meta request; `leader` is the meta leader's cluster address if
+    /// known.
+    #[error("not the meta leader (leader: {leader:?})")]
+    NotMetaLeader { leader: Option<String> },
+    #[error("refused: {0}")]
+    Refused(String),
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,132 @@
+//! On a group's leader: bring the group's Raft membership to what the cluster map says, one
+//! safe step at a time — add missing replicas as learners, promote them to voters only once they
+//! have caught up, drop voters and learners the map no longer lists.
+//!
+//! The map says *where* replicas should be; this is the only code that changes a Raft
+//! configuration. Because it runs on whichever node leads the group now and reads the map
+//! afresh every time, a change interrupted by a crash or a leader change simply resumes.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use openraft::rt::watch::WatchReceiver;
+use openraft::ChangeMembers;
+use tanli_router::{ClusterMap, ShardId};
+use tanli_storage::types::PeerAddr;
+
+use crate::shard::Shard;
+
+/// The membership the map asks of `shard`: voters, and (meta shard) every other node as a
+/// learner, each with its address. Peer ids of meta replicas are node ids.
+pub fn desired(
+    map: &ClusterMap,
+    shard: ShardId,
+) -> Option<(BTreeMap<u64, PeerAddr>, BTreeMap<u64, PeerAddr>)> {
+    let info = map.shard(shard)?;
+    let addr = |node: tanli_router::NodeId| {
+        map.node(node).map(|n| PeerAddr {
+            node_id: node.0,
+            cluster_addr: n.cluster_addr.clone(),
+            resp_addr: n.resp_addr.clone(),
+        })
+    };
+    let voters: BTreeMap<u64, PeerAddr> = info
+        .replicas
+        .iter()
+        .filter_map(|r| Some((r.peer.0, addr(r.node)?)))
+        .collect();
+    let mut learners = BTreeMap::new();
+    if shard == ShardId::META {
+        for n in map.nodes().values() {
+            if n.state != tanli_router::NodeState::Removed && !voters.contains_key(&n.id.0) {
+                if let Some(a) = addr(n.id) {
+                    learners.insert(n.id.0, a);
+                }
+            }
+        }
+    }
+    (!voters.is_empty()).then_some((voters, learners))
+}
+
+/// One reconciling step on `shard`, if this replica leads it. Returns what it did, for logs.
+pub async fn step(
+    shard: &Shard,
+    voters: BTreeMap<u64, PeerAddr>,
+    learners: BTreeMap<u64, PeerAddr>,
+    catchup_lag_max: u64,
+    timeout: Duration,
+) -> Result<Option<String>, String> {
+    let m = shard.raft.metrics().borrow_watched().clone();
+    if m.state != openraft::ServerState::Leader {
+        return Ok(None);
+    }
+    let membership = m.membership_config.membership().clone();
+    if membership.get_joint_config().len() > 1 {
+        // A change is in progress; openraft finishes it.
+        return Ok(None);
+    }
+    let present: BTreeSet<u64> = membership.nodes().map(|(id, _)| *id).collect();
+    let current_voters: BTreeSet<u64> = membership.voter_ids().collect();
+    let run = |what: String| async move {
+        tracing::info!(shard = shard.id, change = %what, "membership change");
+        Ok::<_, String>(Some(what))
+    };
+    // 1. Missing replicas join as learners (without waiting: catch-up is checked below).
+    for (peer, addr) in voters.iter().chain(learners.iter()) {
+        if !present.contains(peer) {
+            tokio::time::timeout(timeout, shard.raft.add_learner(*peer, addr.clone(), false))
+                .await
+                .map_err(|_| format!("adding learner {peer} timed out"))?
+                .map_err(|e| format!("adding learner {peer}: {e}"))?;
+            return run(format!("learner {peer} added")).await;
+        }
+    }
+    // 2. Voters as the map says, once every new voter has caught up.
+    let want: BTreeSet<u64> = voters.keys().copied().collect();
+    if want != current_voters {
+        let last = m.last_log_index.unwrap_or(0);
+        let replication = m.replication.clone().unwrap_or_default();
+        let lagging: Vec<u64> = want
+            .difference(&current_voters)
+            .filter(|p| {
+                let matched = replication
+                    .get(*p)
+                    .and_then(|l| l.as_ref().map(|l| l.index))
+                    .unwrap_or(0);
+                matched + catchup_lag_max < last
+            })
+            .copied()
+            .collect();
+        if !lagging.is_empty() {
+            return Ok(None);
+        }
+        tokio::time::timeout(
+            timeout,
+            shard
+                .raft
+                .change_membership(ChangeMembers::ReplaceAllVoters(want.clone()), false),
+        )
+        .await
+        .map_err(|_| "voter change timed out".to_string())?
+        .map_err(|e| format!("voter change: {e}"))?;
+        return run(format!("voters now {want:?}")).await;
+    }
+    // 3. Learners nobody asked for leave.
+    let extra: BTreeSet<u64> = membership
+        .learner_ids()
+        .filter(|p| !learners.contains_key(p) && !voters.contains_key(p))
+        .collect();
+    if !extra.is_empty() {
+        tokio::time::timeout(
+            timeout,
+            shard
+                .raft
+                .change_membership(ChangeMembers::RemoveNodes(extra.clone()), false),
+        )
+        .await
+        .map_err(|_| "learner removal timed out".to_string())?
+        .map_err(|e| format!("learner removal: {e}"))?;
+        return run(format!("learners {extra:?} removed")).await;
+    }
+    Ok(None)
+}

@@ -1,0 +1,560 @@
+//! The control loop: every `control_interval_ms` it joins the newest map, gossip and the hosted
+//! groups, and acts — start replicas the map gives this node, remove replicas their group no
+//! longer counts, step each led group's membership toward the map, run the placement driver on
+//! the meta leader, fetch a newer map a peer gossips, correct this node's address in the map
+//! after a volume re-mount — then publishes the [`Topology`] the data plane reads.
+//!
+//! Slow work (RPCs, membership changes) runs in spawned tasks, at most one per shard and one
+//! driver round at a time, so one stuck peer never stalls the loop.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::future::{BoxFuture, FutureExt};
+use openraft::rt::watch::WatchReceiver;
+use tanli_router::{ClusterMap, NodeId, ShardId};
+use tanli_storage::types::PeerAddr;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::control::gossip::{Announcement, Gossip, Phase};
+use crate::control::host::Host;
+use crate::control::meta::{MetaApplier, MetaCmd, MetaReply, MetaState};
+use crate::control::topology::Topology;
+use crate::control::{client, driver, members};
+use crate::raft::service::ControlService;
+use crate::raft::wire::{Request, Response, WireError};
+use crate::shard::ShardError;
+
+/// How often a node asks for a newer map it heard of, or re-sends its address correction.
+const RETRY_EVERY: Duration = Duration::from_secs(1);
+
+pub struct Control {
+    pub me: NodeId,
+    pub cluster_id: String,
+    pub cfg: Config,
+    pub host: Host,
+    pub resp_addr: SocketAddr,
+    pub cluster_addr: SocketAddr,
+    pub topo: watch::Sender<Arc<Topology>>,
+    pub gossip: Gossip,
+    fetched: Mutex<Option<Arc<ClusterMap>>>,
+    /// Shards with a membership step or removal check running; the driver's round is `u64::MAX`.
+    busy: Mutex<BTreeSet<u64>>,
+    last_fetch: Mutex<Option<Instant>>,
+    last_addr_fix: Mutex<Option<Instant>>,
+    last_drive: Mutex<Option<Instant>>,
+}
+
+impl Control {
+    pub fn new(
+        me: NodeId,
+        cluster_id: String,
+        cfg: Config,
+        host: Host,
+        (resp_addr, cluster_addr): (SocketAddr, SocketAddr),
+        gossip: Gossip,
+    ) -> Arc<Control> {
+        let (topo, _) = watch::channel(Arc::new(Topology::empty(me)));
+        Arc::new(Control {
+            me,
+            cluster_id,
+            cfg,
+            host,
+            resp_addr,
+            cluster_addr,
+            topo,
+            gossip,
+            fetched: Mutex::new(None),
+            busy: Mutex::new(BTreeSet::new()),
+            last_fetch: Mutex::new(None),
+            last_addr_fix: Mutex::new(None),
+            last_drive: Mutex::new(None),
+        })
+    }
+
+    fn rpc_timeout(&self) -> Duration {
+        Duration::from_millis(self.cfg.control_rpc_timeout_ms)
+    }
+
+    pub fn my_peer_addr(&self) -> PeerAddr {
+        PeerAddr {
+            node_id: self.me.0,
+            cluster_addr: self.cluster_addr.to_string(),
+            resp_addr: self.resp_addr.to_string(),
+        }
+    }
+
+    /// The meta state this node's replica has applied, if any.
+    pub fn local_meta(&self) -> Option<MetaState> {
+        let meta = self.host.hosted().get(&0)?.clone();
+        match MetaState::read(&meta.reader) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "reading the meta state failed");
+                None
+            }
+        }
+    }
+
+    /// Runs the loop until `shutdown`.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(Duration::from_millis(self.cfg.control_interval_ms));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            self.clone().round().await;
+        }
+    }
+
+    async fn round(self: Arc<Self>) {
+        let local = self.local_meta();
+        let initial_peers: BTreeSet<u64> = local
+            .as_ref()
+            .map(|s| s.initial_peers.iter().copied().collect())
+            .unwrap_or_default();
+        let local_map = local.and_then(|s| s.map().ok()).map(Arc::new);
+        let fetched = self
+            .fetched
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let map = match (local_map, fetched) {
+            (Some(l), Some(f)) if f.epoch() > l.epoch() => Some(f),
+            (Some(l), _) => Some(l),
+            (None, f) => f,
+        };
+        let live = Arc::new(self.gossip.live().borrow().clone());
+        self.update_book(map.as_deref(), &live);
+        if let Some(map) = &map {
+            self.host_replicas(map, &initial_peers).await;
+        }
+        let hosted = self.host.hosted();
+        let hinted = map
+            .as_ref()
+            .map(|m| Arc::new(hint_leaders(m, &hosted, &live)));
+        let topo = Topology {
+            me: self.me,
+            map: hinted.clone(),
+            shards: hosted
+                .iter()
+                .filter(|(id, _)| **id != 0)
+                .map(|(id, s)| (*id, s.clone()))
+                .collect(),
+            meta: hosted.get(&0).cloned(),
+            live: live.clone(),
+        };
+        let topo = Arc::new(topo);
+        self.topo.send_replace(topo.clone());
+        self.announce(&topo).await;
+        let Some(map) = hinted else { return };
+        self.fetch_newer(&map, &live);
+        self.fix_my_address(&map);
+        for (id, shard) in &hosted {
+            if shard.is_leader() {
+                self.reconcile(*id, &map);
+            }
+        }
+        if topo.meta.as_ref().is_some_and(|m| m.is_leader()) {
+            self.drive(&map, &live);
+        }
+    }
+
+    fn update_book(&self, map: Option<&ClusterMap>, live: &BTreeMap<u64, Announcement>) {
+        let mut book = self.host.book.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(map) = map {
+            for n in map.nodes().values() {
+                if let Ok(a) = n.cluster_addr.parse() {
+                    book.insert(n.id.0, a);
+                }
+            }
+        }
+        for a in live.values() {
+            book.insert(a.node_id, a.cluster_addr);
+        }
+    }
+
+    /// Starts the replicas the map puts here; checks the ones it no longer does.
+    async fn host_replicas(self: &Arc<Self>, map: &ClusterMap, initial: &BTreeSet<u64>) {
+        let hosted = self.host.hosted();
+        for info in map.shards().values().filter(|s| s.id != ShardId::META) {
+            let Some(replica) = info.replica_on(self.me) else {
+                continue;
+            };
+            let shard = match self
+                .host
+                .ensure(info.id.0, replica.peer.0, Arc::new(crate::cmd::Applier))
+                .await
+            {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(shard = info.id.0, error = %e, "could not start a replica");
+                    continue;
+                }
+            };
+            if initial.contains(&replica.peer.0) && !hosted.contains_key(&info.id.0) {
+                if let Err(e) = self
+                    .host
+                    .initialize_alone(&shard, self.my_peer_addr(), replica.peer.0)
+                    .await
+                {
+                    tracing::error!(shard = info.id.0, error = %e, "initialising a bootstrap replica");
+                }
+            }
+        }
+        for id in hosted.keys().filter(|id| **id != 0) {
+            let listed = map
+                .shard(ShardId(*id))
+                .is_some_and(|s| s.replica_on(self.me).is_some());
+            if !listed {
+                self.check_removed(*id, map);
+            }
+        }
+    }
+
+    fn claim(&self, key: u64) -> bool {
+        self.busy
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key)
+    }
+
+    fn release(&self, key: u64) {
+        self.busy
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&key);
+    }
+
+    /// Removes the local replica of `shard` once a replica the map lists confirms a committed
+    /// membership without it (so the group no longer needs it).
+    fn check_removed(self: &Arc<Self>, shard: u64, map: &ClusterMap) {
+        let Ok(Some(mine)) = self.host.store.replica_peer(shard) else {
+            return;
+        };
+        let targets: Vec<SocketAddr> = map
+            .shard(ShardId(shard))
+            .map(|s| {
+                s.replicas
+                    .iter()
+                    .filter_map(|r| self.book_addr(r.node))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if !self.claim(shard) {
+            return;
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            for addr in targets {
+                match client::membership(&this.host.transport, addr, shard, this.rpc_timeout())
+                    .await
+                {
+                    Ok((voters, learners))
+                        if !voters.contains(&mine) && !learners.contains(&mine) =>
+                    {
+                        if let Err(e) = this.host.remove(shard).await {
+                            tracing::error!(shard, error = %e, "removing a replica failed");
+                        }
+                        break;
+                    }
+                    Ok(_) => break,
+                    Err(e) => tracing::debug!(shard, %addr, error = %e, "membership query failed"),
+                }
+            }
+            this.release(shard);
+        });
+    }
+
+    fn book_addr(&self, node: NodeId) -> Option<SocketAddr> {
+        self.host
+            .book
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&node.0)
+            .copied()
+    }
+
+    async fn announce(&self, topo: &Topology) {
+        let leads: Vec<u64> = self
+            .host
+            .hosted()
+            .iter()
+            .filter(|(_, s)| s.is_leader())
+            .map(|(id, _)| *id)
+            .collect();
+        let me = Announcement {
+            node_id: self.me.0,
+            resp_addr: self.resp_addr,
+            cluster_addr: self.cluster_addr,
+            phase: Phase::Up,
+            epoch: topo.epoch(),
+            leads,
+            load: 0,
+        };
+        self.gossip.publish(&me).await;
+    }
+
+    fn fetch_newer(self: &Arc<Self>, map: &ClusterMap, live: &BTreeMap<u64, Announcement>) {
+        let Some(newer) = live
+            .values()
+            .filter(|a| a.epoch > map.epoch())
+            .max_by_key(|a| a.epoch)
+        else {
+            return;
+        };
+        if !due(&self.last_fetch) {
+            return;
+        }
+        let (this, addr) = (self.clone(), newer.cluster_addr);
+        tokio::spawn(async move {
+            match client::fetch_map(&this.host.transport, addr, this.rpc_timeout()).await {
+                Ok(b) if !b.is_empty() => match ClusterMap::decode(&b) {
+                    Ok(m) => {
+                        let mut f = this.fetched.lock().unwrap_or_else(|e| e.into_inner());
+                        if f.as_ref().is_none_or(|old| old.epoch() < m.epoch()) {
+                            tracing::info!(epoch = m.epoch(), from = %addr, "fetched a newer cluster map");
+                            *f = Some(Arc::new(m));
+                        }
+                    }
+                    Err(e) => tracing::warn!(from = %addr, error = %e, "fetched map is invalid"),
+                },
+                Ok(_) => {}
+                Err(e) => tracing::debug!(from = %addr, error = %e, "map fetch failed"),
+            }
+        });
+    }
+
+    /// After a volume re-mount the map still names the old addresses: ask the meta leader to
+    /// record the new ones.
+    fn fix_my_address(self: &Arc<Self>, map: &ClusterMap) {
+        let Some(n) = map.node(self.me) else { return };
+        if n.resp_addr == self.resp_addr.to_string()
+            && n.cluster_addr == self.cluster_addr.to_string()
+        {
+            return;
+        }
+        if !due(&self.last_addr_fix) {
+            return;
+        }
+        let cmd = MetaCmd::SetAddrs {
+            node: self.me,
+            resp_addr: self.resp_addr.to_string(),
+            cluster_addr: self.cluster_addr.to_string(),
+        };
+        let this = self.clone();
+        tokio::spawn(async move {
+            let r = this.propose(cmd, RETRY_EVERY).await;
+            tracing::info!(result = ?r, "recording this node's new addresses");
+        });
+    }
+
+    /// Proposes a meta command: locally if this node leads the meta shard, else to its leader.
+    pub async fn propose(&self, cmd: MetaCmd, within: Duration) -> Result<MetaReply, String> {
+        let targets: Vec<SocketAddr> = {
+            let book = self.host.book.read().unwrap_or_else(|e| e.into_inner());
+            let leader = self.meta_leader();
+            leader
+                .and_then(|l| book.get(&l.0).copied())
+                .into_iter()
+                .chain(book.values().copied())
+                .collect()
+        };
+        client::propose_meta(
+            &self.host.transport,
+            &targets,
+            &cmd,
+            self.rpc_timeout(),
+            within,
+        )
+        .await
+        .map(|(r, _)| r)
+        .map_err(|e| e.to_string())
+    }
+
+    /// The meta shard's leader as this node's replica sees it (meta peer ids are node ids).
+    pub fn meta_leader(&self) -> Option<NodeId> {
+        let meta = self.host.hosted().get(&0)?.clone();
+        let leader = meta.raft.metrics().borrow_watched().current_leader;
+        leader.map(NodeId)
+    }
+
+    fn reconcile(self: &Arc<Self>, shard: u64, map: &ClusterMap) {
+        let Some((voters, learners)) = members::desired(map, ShardId(shard)) else {
+            return;
+        };
+        let Some(s) = self.host.hosted().get(&shard).cloned() else {
+            return;
+        };
+        if !self.claim(shard) {
+            return;
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            let timeout = this.rpc_timeout() * 5;
+            if let Err(e) =
+                members::step(&s, voters, learners, this.cfg.catchup_lag_max, timeout).await
+            {
+                tracing::warn!(shard, error = %e, "membership step failed");
+            }
+            this.release(shard);
+        });
+    }
+
+    fn drive(self: &Arc<Self>, map: &Arc<ClusterMap>, live: &BTreeMap<u64, Announcement>) {
+        {
+            let mut last = self.last_drive.lock().unwrap_or_else(|e| e.into_inner());
+            let every = Duration::from_millis(self.cfg.placement_interval_ms);
+            if last.is_some_and(|t| t.elapsed() < every) {
+                return;
+            }
+            *last = Some(Instant::now());
+        }
+        if !self.claim(u64::MAX) {
+            return;
+        }
+        // Plan against the authoritative map this leader has applied, not a fetched one.
+        let Some(authoritative) = self.local_meta().and_then(|s| s.map().ok()) else {
+            self.release(u64::MAX);
+            return;
+        };
+        let leaders: BTreeMap<u64, SocketAddr> = map
+            .shards()
+            .values()
+            .filter_map(|s| Some((s.id.0, self.book_addr(s.leader?)?)))
+            .collect();
+        let live: BTreeSet<u64> = live.keys().copied().chain([self.me.0]).collect();
+        let this = self.clone();
+        tokio::spawn(async move {
+            let input = driver::DriverInput {
+                map: &authoritative,
+                live: &live,
+                leaders,
+                replication_factor: this.cfg.replication_factor,
+                moves_in_flight_max: this.cfg.moves_in_flight_max,
+                rpc_timeout: this.rpc_timeout(),
+            };
+            if let Some(cmd) = driver::next(&this.host.transport, input).await {
+                let r = this.propose(cmd.clone(), this.rpc_timeout()).await;
+                tracing::info!(?cmd, result = ?r, "placement");
+            }
+            this.release(u64::MAX);
+        });
+    }
+}
+
+/// True (and records now) if the last attempt was long enough ago.
+fn due(last: &Mutex<Option<Instant>>) -> bool {
+    let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
+    if last.is_some_and(|t| t.elapsed() < RETRY_EVERY) {
+        return false;
+    }
+    *last = Some(Instant::now());
+    true
+}
+
+/// `map` with each shard's leader hint from this node's own replica (exact) or else gossip.
+fn hint_leaders(
+    map: &ClusterMap,
+    hosted: &BTreeMap<u64, Arc<crate::shard::Shard>>,
+    live: &BTreeMap<u64, Announcement>,
+) -> ClusterMap {
+    let mut m = map.clone();
+    for id in map.shards().keys() {
+        let local = hosted.get(&id.0).and_then(|s| {
+            let metrics = s.raft.metrics().borrow_watched().clone();
+            let leader = metrics.current_leader?;
+            if id.0 == 0 {
+                return Some(NodeId(leader));
+            }
+            let node = metrics.membership_config.membership().get_node(&leader)?;
+            Some(NodeId(node.node_id))
+        });
+        let gossiped = || {
+            live.values()
+                .find(|a| a.leads.contains(&id.0))
+                .map(|a| NodeId(a.node_id))
+        };
+        let hint = local.or_else(gossiped);
+        if hint.is_some() && m.set_leader_hint(*id, hint).is_err() {
+            tracing::debug!(
+                shard = id.0,
+                ?hint,
+                "leader hint names no replica in this map"
+            );
+        }
+    }
+    m
+}
+
+impl ControlService for Control {
+    fn handle(&self, shard: u64, req: Request) -> BoxFuture<'static, Result<Response, WireError>> {
+        let hosted = self.host.hosted();
+        match req {
+            Request::Meta(cmd) => {
+                let cluster_id = self.cluster_id.clone();
+                let leader = self
+                    .meta_leader()
+                    .and_then(|l| self.book_addr(l))
+                    .map(|a| a.to_string());
+                let Some(meta) = hosted.get(&0).cloned().filter(|m| m.is_leader()) else {
+                    return futures::future::ready(Err(WireError::NotMetaLeader { leader }))
+                        .boxed();
+                };
+                async move {
+                    let submitted = meta.submit_raw(cmd);
+                    let applied = match submitted {
+                        Ok(f) => f.await,
+                        Err(e) => Err(e),
+                    };
+                    match applied {
+                        Ok(reply) => Ok(Response::Meta { reply, cluster_id }),
+                        Err(ShardError::NotLeader(_)) => Err(WireError::NotMetaLeader { leader }),
+                        Err(e) => Err(WireError::Refused(format!("{e:?}"))),
+                    }
+                }
+                .boxed()
+            }
+            Request::FetchMap => {
+                let map = self
+                    .topo
+                    .borrow()
+                    .map
+                    .as_ref()
+                    .map(|m| m.encode())
+                    .unwrap_or_default();
+                futures::future::ready(Ok(Response::Map(map))).boxed()
+            }
+            Request::Membership => {
+                let r = match hosted.get(&shard) {
+                    None => Err(WireError::UnknownShard(shard)),
+                    Some(s) => s
+                        .reader
+                        .applied()
+                        .map(|a| {
+                            let m = a.membership.membership();
+                            Response::Membership {
+                                voters: m.voter_ids().collect(),
+                                learners: m.learner_ids().collect(),
+                            }
+                        })
+                        .map_err(|e| WireError::Refused(e.to_string())),
+                };
+                futures::future::ready(r).boxed()
+            }
+            _ => futures::future::ready(Err(WireError::Refused("not a control request".into())))
+                .boxed(),
+        }
+    }
+}
+
+/// Registers the meta applier type for the host (the meta shard is group 0).
+pub fn meta_applier() -> Arc<dyn tanli_storage::Applier> {
+    Arc::new(MetaApplier)
+}
