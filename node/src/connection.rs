@@ -395,6 +395,7 @@ fn connection_command(
             Reply::ok()
         }
         ConnCmd::Asking => Reply::ok(),
+        ConnCmd::Cluster(c) => crate::cluster_info::answer(&node.topology(), &c),
     };
     (reply, false)
 }
