@@ -402,6 +402,7 @@ fn connection_command(
             session.asking = true;
             Reply::ok()
         }
+        ConnCmd::Cluster(c) => crate::cluster_info::answer(&node.topology(), &c),
     };
     (reply, false)
 }

@@ -12,7 +12,9 @@ use crate::server::Node;
 /// The Redis version tanli's command set and replies follow.
 pub const REDIS_COMPAT_VERSION: &str = "7.4.0";
 
-const SECTIONS: [&str; 6] = ["server", "clients", "memory", "stats", "keyspace", "raft"];
+const SECTIONS: [&str; 7] = [
+    "server", "clients", "memory", "stats", "cluster", "keyspace", "raft",
+];
 
 pub fn hello(node: &Node, client_id: u64, resp3: bool) -> Reply {
     let s = |v: &str| Reply::Bulk(v.as_bytes().to_vec());
@@ -53,6 +55,7 @@ pub fn render(node: &Node, wanted: &[String]) -> String {
             "clients" => clients(node, &mut out),
             "memory" => memory(&mut out),
             "stats" => stats(node, &mut out),
+            "cluster" => crate::cluster_info::info_section(&node.topology(), &mut out),
             "keyspace" => keyspace(node, &mut out),
             _ => raft(node, &mut out),
         };

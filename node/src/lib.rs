@@ -16,10 +16,12 @@
 //! - `raft`: openraft config, the per-shard network, the node-to-node RPC and its wire format.
 //!
 //! Beside them: `config` (every limit, named), `error` (the one error → reply mapping),
-//! `clients` (CLIENT LIST), `info` (INFO, HELLO). The control plane (gossip, meta shard,
-//! placement) arrives with the cluster issue.
+//! `clients` (CLIENT LIST), `info` (INFO, HELLO), `cluster_info` (CLUSTER SHARDS, SLOTS, NODES,
+//! INFO, ... rendered from the topology). The control plane (gossip, meta shard, placement)
+//! arrives with the cluster issue.
 
 pub mod clients;
+pub mod cluster_info;
 pub mod cmd;
 pub mod config;
 pub mod connection;

@@ -108,6 +108,18 @@ pub fn data_seek(shard: ShardId, slot: u16, hash: u64) -> [u8; 18] {
     k
 }
 
+/// `[slot, slot+1)` inside `shard`'s `data` range: every key of one slot (`slot < 16384`, so
+/// `slot + 1` never overflows).
+pub fn slot_range(shard: ShardId, slot: u16) -> ([u8; 10], [u8; 10]) {
+    let bound = |s: u16| {
+        let mut k = [0u8; 10];
+        k[..8].copy_from_slice(&shard.to_be_bytes());
+        k[8..].copy_from_slice(&s.to_be_bytes());
+        k
+    };
+    (bound(slot), bound(slot.saturating_add(1)))
+}
+
 pub fn expiry(shard: ShardId, expire_at_ms: u64, user_key: &[u8]) -> Vec<u8> {
     let d = data(shard, user_key);
     let mut k = Vec::with_capacity(d.len() + 8);
@@ -173,5 +185,9 @@ mod tests {
         assert!(expiry(3, 999, b"zzz") < expiry(3, 1000, b"aaa"));
         let (s, e) = shard_range(3);
         assert!(d.as_slice() >= s.as_slice() && d.as_slice() < e.as_slice());
+        let (s, e) = slot_range(3, slot);
+        assert!(d.as_slice() >= s.as_slice() && d.as_slice() < e.as_slice());
+        assert_eq!(slot_range(3, 5).1, slot_range(3, 6).0);
+        assert!(slot_range(3, 16383).1.as_slice() < shard_range(3).1.as_slice());
     }
 }

@@ -151,7 +151,58 @@ impl ShardRead for ShardReader {
     }
 }
 
+/// Per-slot reads (`CLUSTER COUNTKEYSINSLOT` / `GETKEYSINSLOT`): one slot of a shard is one
+/// contiguous key range. Like Redis, they count records still on disk, expired or not.
 impl ShardReader {
+    /// Records stored in `slot` of this shard; walks the slot (O(keys in slot)).
+    pub fn count_in_slot(&self, slot: u16) -> Result<u64, StorageError> {
+        let mut n = 0;
+        self.walk_slot(slot, |_| {
+            n += 1;
+            true
+        })?;
+        Ok(n)
+    }
+
+    /// Up to `limit` user keys stored in `slot` of this shard, in storage (hash) order.
+    pub fn keys_in_slot(&self, slot: u16, limit: usize) -> Result<Vec<Vec<u8>>, StorageError> {
+        let mut out = Vec::new();
+        if limit == 0 {
+            return Ok(out);
+        }
+        let shard = self.shard;
+        self.walk_slot(slot, |k| {
+            if let Some(user_key) = keys::data_user_key(shard, k) {
+                out.push(user_key.to_vec());
+            }
+            out.len() < limit
+        })?;
+        Ok(out)
+    }
+
+    /// Calls `visit` with each `data` key of `slot` in order until it returns false.
+    fn walk_slot(
+        &self,
+        slot: u16,
+        mut visit: impl FnMut(&[u8]) -> bool,
+    ) -> Result<(), StorageError> {
+        if slot >= tanli_router::SLOT_COUNT {
+            return Ok(());
+        }
+        let cf = self.store.cf(keys::CF_DATA)?;
+        let (start, end) = keys::slot_range(self.shard, slot);
+        let mut ro = ReadOptions::default();
+        ro.set_iterate_upper_bound(end);
+        let mode = IteratorMode::From(&start, Direction::Forward);
+        for item in self.store.db.iterator_cf_opt(&cf, ro, mode) {
+            let (k, _) = item.map_err(db_err)?;
+            if !visit(&k) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn iter_first(&self, slot: u16, hash: u64) -> Result<Option<(Vec<u8>, Record)>, StorageError> {
         let page = self.scan(cursor_of(slot, hash), 1)?;
         Ok(page.entries.into_iter().next())
@@ -161,6 +212,58 @@ impl ShardReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Record, StoreOptions};
+
+    /// Writes `keys` as records of `shard` straight into the data CF.
+    fn put(store: &Store, shard: ShardId, keys: &[&str]) {
+        let cf = store.cf(keys::CF_DATA).expect("data cf");
+        for k in keys {
+            let v = codec::encode_record(&Record::string(b"v".to_vec()));
+            store
+                .db
+                .put_cf(&cf, keys::data(shard, k.as_bytes()), v)
+                .expect("put");
+        }
+    }
+
+    #[test]
+    fn slot_reads_see_exactly_one_slot_of_one_shard() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(dir.path(), &StoreOptions::default()).expect("open");
+        let slot = tanli_router::slot_of(b"foo");
+        let same = ["foo", "{foo}a", "{foo}b", "{foo}c"];
+        put(&store, 3, &same);
+        // Neighbours: another slot of the same shard, the same slot of other shards.
+        put(&store, 3, &["bar", "baz"]);
+        put(&store, 2, &["{foo}x"]);
+        put(&store, 4, &["{foo}y"]);
+        let r = ShardReader::new(store.clone(), 3);
+        assert_eq!(r.count_in_slot(slot).expect("count"), 4);
+        let mut got = r.keys_in_slot(slot, 100).expect("keys");
+        got.sort();
+        let mut want: Vec<Vec<u8>> = same.iter().map(|k| k.as_bytes().to_vec()).collect();
+        want.sort();
+        assert_eq!(got, want);
+        assert_eq!(r.keys_in_slot(slot, 2).expect("keys").len(), 2);
+        assert!(r.keys_in_slot(slot, 0).expect("keys").is_empty());
+        let bar = tanli_router::slot_of(b"bar");
+        assert_eq!(
+            r.count_in_slot(bar).expect("count"),
+            1 + u64::from(tanli_router::slot_of(b"baz") == bar)
+        );
+        let empty = (0..tanli_router::SLOT_COUNT)
+            .find(|s| ![slot, bar, tanli_router::slot_of(b"baz")].contains(s))
+            .expect("a free slot");
+        assert_eq!(r.count_in_slot(empty).expect("count"), 0);
+        assert_eq!(r.count_in_slot(16383).expect("count"), 0);
+        assert_eq!(r.count_in_slot(tanli_router::SLOT_COUNT).expect("count"), 0);
+        assert_eq!(
+            ShardReader::new(store, 5)
+                .count_in_slot(slot)
+                .expect("count"),
+            0
+        );
+    }
 
     #[test]
     fn cursor_round_trips_position() {

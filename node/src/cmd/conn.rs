@@ -1,6 +1,7 @@
 //! Connection and server commands answered by the connection itself, never by a shard: PING,
 //! ECHO, HELLO, AUTH, SELECT, QUIT, RESET, CLIENT ..., COMMAND ..., INFO, READONLY, READWRITE,
-//! ASKING. This file parses them; the connection owns the state they read and change.
+//! ASKING, CLUSTER (parsed in `cluster.rs`). This file parses the rest; the connection owns the
+//! state they read and change.
 
 use bytes::Bytes;
 
@@ -40,6 +41,8 @@ pub enum ConnCmd {
     ReadOnly,
     ReadWrite,
     Asking,
+    /// CLUSTER introspection, answered from the node's topology.
+    Cluster(super::cluster::ClusterCmd),
 }
 
 /// COMMAND and its subcommands; answered from the static table by [`super::command_reply`].

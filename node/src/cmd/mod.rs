@@ -2,7 +2,8 @@
 //! touches, and executing it.
 //!
 //! A command is one of three kinds, and the kind decides where it runs:
-//! - [`ConnCmd`]: connection state (PING, HELLO, CLIENT, COMMAND, ...), answered by the connection.
+//! - [`ConnCmd`]: connection state (PING, HELLO, CLIENT, COMMAND, CLUSTER, ...), answered by the
+//!   connection.
 //! - [`ReadCmd`]: executed against a [`ShardRead`] after the read's consistency check, with the
 //!   reader's notion of now and randomness passed in ([`ReadCtx`]).
 //! - [`WriteCmd`]: encoded ([`WriteCmd::encode`]) into the Raft log and applied by the state
@@ -11,13 +12,14 @@
 //!
 //! Names, arities and metadata live in one table (`table.rs`); each family file parses, applies
 //! and executes its own commands: `string.rs`, `set.rs` (SET and GETEX options), `counter.rs`,
-//! `keyspace.rs`, `expire.rs`, `scan.rs`, `conn.rs`. Helpers: `parse.rs` (argument cursor,
+//! `keyspace.rs`, `expire.rs`, `scan.rs`, `conn.rs`, `cluster.rs`. Helpers: `parse.rs` (argument cursor,
 //! number parsing, shared error texts), `glob.rs` (Redis pattern matching), `ldouble.rs` and
 //! `bignum.rs` (INCRBYFLOAT's exact `long double` arithmetic).
 //!
 //! A record whose `expire_at_ms <= now` is absent for every command; a write that finds one
 //! deletes or overwrites it.
 
+pub mod cluster;
 pub mod conn;
 pub mod counter;
 pub mod expire;
@@ -38,6 +40,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use tanli_storage::{Kind, KvRead, KvWrite, Record, ShardRead, StorageError};
 
+pub use self::cluster::ClusterCmd;
 pub use self::conn::{CommandSub, ConnCmd, ListFilter};
 pub use self::expire::{ExpireCond, ExpireKind};
 pub use self::scan::ScanArgs;

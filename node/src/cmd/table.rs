@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 
 use super::parse::{err, Args};
-use super::{conn, counter, expire, glob, keyspace, scan, set, string};
+use super::{cluster, conn, counter, expire, glob, keyspace, scan, set, string};
 use super::{Command, CommandSub, ListFilter};
 use crate::reply::Reply;
 
@@ -152,6 +152,22 @@ static COMMAND_SUBS: [Spec; 5] = [
     cmd("command|list", -2, LOADING_STALE, CONNECTION, "server", "7.0.0", "Lists command names.", conn::parse_command_list).tips(NONDET_ORDER),
 ];
 
+const STALE: &[&str] = &["stale"];
+
+#[rustfmt::skip]
+static CLUSTER_SUBS: [Spec; 10] = [
+    cmd("cluster|countkeysinslot", 3, STALE, &[], "cluster", "3.0.0", "Return the number of local keys in the specified hash slot", cluster::parse_countkeysinslot),
+    cmd("cluster|getkeysinslot", 4, STALE, &[], "cluster", "3.0.0", "Return local key names in the specified hash slot", cluster::parse_getkeysinslot).tips(NONDET),
+    cmd("cluster|help", 2, LOADING_STALE, &[], "cluster", "5.0.0", "Show helpful text about the different subcommands", cluster::parse_help),
+    cmd("cluster|info", 2, STALE, &[], "cluster", "3.0.0", "Provides info about Redis Cluster node state", cluster::parse_info).tips(NONDET),
+    cmd("cluster|keyslot", 3, STALE, &[], "cluster", "3.0.0", "Returns the hash slot of the specified key", cluster::parse_keyslot),
+    cmd("cluster|myid", 2, STALE, &[], "cluster", "3.0.0", "Return the node id", cluster::parse_myid),
+    cmd("cluster|myshardid", 2, STALE, &[], "cluster", "7.2.0", "Return the node shard id", cluster::parse_myshardid).tips(NONDET),
+    cmd("cluster|nodes", 2, STALE, &[], "cluster", "3.0.0", "Get Cluster config for the node", cluster::parse_nodes).tips(NONDET),
+    cmd("cluster|shards", 2, STALE, &[], "cluster", "7.0.0", "Get array of cluster slots to node mappings", cluster::parse_shards).tips(NONDET),
+    cmd("cluster|slots", 2, STALE, &[], "cluster", "3.0.0", "Get array of Cluster slot to node mappings", cluster::parse_slots).tips(NONDET),
+];
+
 /// Every top-level command, in alphabetical order.
 #[rustfmt::skip]
 pub static TABLE: &[Spec] = &[
@@ -159,6 +175,7 @@ pub static TABLE: &[Spec] = &[
     cmd("asking", 1, &["fast"], CONNECTION, "cluster", "3.0.0", "Marks the next command as following an ASK redirect.", conn::parse_asking),
     cmd("auth", -2, CONN_FLAGS, CONNECTION, "connection", "1.0.0", "Authenticates the connection.", conn::parse_auth),
     cmd("client", -2, &[], &[], "connection", "2.4.0", "Connection commands.", conn::parse_container).subs(&CLIENT_SUBS),
+    cmd("cluster", -2, &[], &[], "cluster", "3.0.0", "A container for Redis Cluster commands.", conn::parse_container).subs(&CLUSTER_SUBS),
     cmd("command", -1, LOADING_STALE, CONNECTION, "server", "2.8.13", "Describes every command.", conn::parse_command).tips(NONDET_ORDER).subs(&COMMAND_SUBS),
     cmd("dbsize", 1, RO_FAST, KEYSPACE, "server", "1.0.0", "Counts the keys.", keyspace::parse_dbsize).tips(&["request_policy:all_shards", "response_policy:agg_sum"]),
     cmd("decr", 2, W_OOM_FAST, STRING, "string", "1.0.0", "Decrements an integer value by one.", counter::parse_decr).key(RW_ACCESS_UPDATE),
