@@ -1,6 +1,7 @@
 //! Talking to a node through the `redis` crate: connections with timeouts, `INFO` parsing, bulk
 //! reads, and a [`Writer`] that streams distinct keys and records which writes were acknowledged.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -9,8 +10,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use redis::{
-    Connection, ConnectionAddr, ConnectionLike, ErrorKind, IntoConnectionInfo, RedisConnectionInfo, RedisError,
-    RedisResult, ServerErrorKind,
+    Connection, ConnectionAddr, ConnectionLike, ErrorKind, IntoConnectionInfo, RedisConnectionInfo,
+    RedisError, RedisResult, ServerErrorKind,
 };
 
 use crate::slot::key_slot;
@@ -237,10 +238,7 @@ fn pairs(value: &redis::Value) -> Result<Vec<(String, redis::Value)>, String> {
                 .map(|kv| Ok((text(&kv[0])?, kv[1].clone())))
                 .collect()
         }
-        Value::Map(map) => map
-            .iter()
-            .map(|(k, v)| Ok((text(k)?, v.clone())))
-            .collect(),
+        Value::Map(map) => map.iter().map(|(k, v)| Ok((text(k)?, v.clone()))).collect(),
         other => Err(format!("expected a key/value array or map, got {other:?}")),
     }
 }
@@ -284,9 +282,7 @@ pub fn parse_cluster_shards(value: &redis::Value) -> Result<Vec<ShardView>, Stri
                 "slots" => {
                     let bounds = list(&field)?
                         .iter()
-                        .map(|b| {
-                            u16::try_from(integer(b)?).map_err(|e| format!("slot {b:?}: {e}"))
-                        })
+                        .map(|b| u16::try_from(integer(b)?).map_err(|e| format!("slot {b:?}: {e}")))
                         .collect::<Result<Vec<u16>, String>>()?;
                     if bounds.len() % 2 != 0 {
                         return Err(format!("odd slot bound list {bounds:?}"));
@@ -298,9 +294,9 @@ pub fn parse_cluster_shards(value: &redis::Value) -> Result<Vec<ShardView>, Stri
                         let fields: HashMap<String, redis::Value> =
                             pairs(node)?.into_iter().collect();
                         let get = |name: &str| {
-                            fields
-                                .get(name)
-                                .ok_or_else(|| format!("CLUSTER SHARDS node lacks {name}: {node:?}"))
+                            fields.get(name).ok_or_else(|| {
+                                format!("CLUSTER SHARDS node lacks {name}: {node:?}")
+                            })
                         };
                         let ip: IpAddr = text(get("ip")?)?
                             .parse()
@@ -372,9 +368,8 @@ pub fn cluster_slots(conn: &mut Connection) -> Result<Vec<(u16, u16, SocketAddr)
         if items.len() < 3 {
             return Err(format!("CLUSTER SLOTS entry too short: {range:?}"));
         }
-        let bound = |v: &redis::Value| {
-            u16::try_from(integer(v)?).map_err(|e| format!("slot {v:?}: {e}"))
-        };
+        let bound =
+            |v: &redis::Value| u16::try_from(integer(v)?).map_err(|e| format!("slot {v:?}: {e}"));
         let master = list(&items[2])?;
         if master.len() < 2 {
             return Err(format!("CLUSTER SLOTS master too short: {range:?}"));
@@ -384,7 +379,11 @@ pub fn cluster_slots(conn: &mut Connection) -> Result<Vec<(u16, u16, SocketAddr)
             .map_err(|e| format!("CLUSTER SLOTS ip: {e}"))?;
         let port =
             u16::try_from(integer(&master[1])?).map_err(|e| format!("CLUSTER SLOTS port: {e}"))?;
-        ranges.push((bound(&items[0])?, bound(&items[1])?, SocketAddr::new(ip, port)));
+        ranges.push((
+            bound(&items[0])?,
+            bound(&items[1])?,
+            SocketAddr::new(ip, port),
+        ));
     }
     Ok(ranges)
 }
@@ -621,11 +620,10 @@ fn write_loop(
                 })
             })
             .unwrap_or(nodes[next_node]);
-        if !conns.contains_key(&target) {
-            match try_connect(target, password.as_deref(), WRITE_TIMEOUT) {
-                Ok(c) => {
-                    conns.insert(target, c);
-                }
+        let c = match conns.entry(target) {
+            Entry::Occupied(entry) => entry.into_mut(),
+            Entry::Vacant(entry) => match try_connect(target, password.as_deref(), WRITE_TIMEOUT) {
+                Ok(c) => entry.insert(c),
                 Err(e) => {
                     note(&mut log, format!("connect: {}", e.kind_name()));
                     next_node = (next_node + 1) % nodes.len();
@@ -634,9 +632,8 @@ fn write_loop(
                     std::thread::sleep(BACKOFF);
                     continue;
                 }
-            }
-        }
-        let c = conns.get_mut(&target).expect("connection just made");
+            },
+        };
         if ranges.is_none() {
             // A node that is not a cluster member yet (or a probe error) leaves it unknown.
             ranges = cluster_slots(c).ok();

@@ -214,7 +214,9 @@ impl Cluster {
                 Err(e) => errors.push(e),
             }
         }
-        Err(format!("no running node answered CLUSTER SHARDS: {errors:?}"))
+        Err(format!(
+            "no running node answered CLUSTER SHARDS: {errors:?}"
+        ))
     }
 
     /// Checks one node's `CLUSTER SHARDS`: the shards cover all 16384 slots exactly once, each
@@ -353,6 +355,71 @@ impl Cluster {
                     .unwrap_or_else(|| panic!("no key of {prefix:?} hashes into {shard:?}"))
             })
             .collect()
+    }
+
+    /// `SET key value` for every pair, pipelined to each shard's leader (from one read of
+    /// `CLUSTER SHARDS`); panics on any error. For bulk loads while leaders are stable.
+    pub fn set_many(&self, pairs: &[(String, String)]) {
+        let shards = self.shards().expect("CLUSTER SHARDS");
+        let mut by_leader: std::collections::HashMap<SocketAddr, Vec<&(String, String)>> =
+            std::collections::HashMap::new();
+        for pair in pairs {
+            let slot = key_slot(pair.0.as_bytes());
+            let shard = shards
+                .iter()
+                .find(|s| s.owns(slot))
+                .unwrap_or_else(|| panic!("no shard owns slot {slot}: {shards:?}"));
+            let master = shard
+                .master()
+                .unwrap_or_else(|| panic!("no single master: {shard:?}"));
+            by_leader.entry(master.addr).or_default().push(pair);
+        }
+        for (addr, pairs) in by_leader {
+            let mut c = client::connect(addr, None);
+            for chunk in pairs.chunks(200) {
+                let mut pipe = redis::pipe();
+                for (key, value) in chunk {
+                    pipe.cmd("SET").arg(key).arg(value).ignore();
+                }
+                pipe.query::<()>(&mut c)
+                    .unwrap_or_else(|e| panic!("pipelined SETs on the leader at {addr}: {e}"));
+            }
+        }
+    }
+
+    /// One attempt at `SET key value` as a plain Redis Cluster client would: through each
+    /// running node in turn, following one `-MOVED`. `Ok` once a node answered `OK`.
+    pub fn try_set(&self, key: &str, value: &str) -> Result<(), String> {
+        let mut errors = Vec::new();
+        for addr in self.running_addrs() {
+            let mut target = addr;
+            for _ in 0..2 {
+                let mut c = match client::try_connect(target, None, Duration::from_secs(1)) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        errors.push(format!("connect {target}: {e}"));
+                        break;
+                    }
+                };
+                let _ = c.set_read_timeout(Some(Duration::from_secs(2)));
+                match redis::cmd("SET")
+                    .arg(key)
+                    .arg(value)
+                    .query::<String>(&mut c)
+                {
+                    Ok(ok) if ok == "OK" => return Ok(()),
+                    Ok(other) => return Err(format!("SET answered {other:?}")),
+                    Err(e) => match client::moved_to(&e) {
+                        Some((_, to)) => target = to,
+                        None => {
+                            errors.push(format!("{target}: {e}"));
+                            break;
+                        }
+                    },
+                }
+            }
+        }
+        Err(format!("SET {key} failed everywhere: {errors:?}"))
     }
 
     /// A synchronous `redis` cluster connection seeded with the running nodes.

@@ -15,6 +15,7 @@
 //! - [`raw`]: a raw TCP RESP connection for bytes no well-behaved client would send.
 //! - [`wait`]: polling with a deadline and a message — tests never sleep a fixed time.
 //! - [`slot`]: CRC16 key slots, computed independently of the server's `router` crate.
+//! - [`tools`]: running `redis-cli` and `redis-benchmark` with deadlines.
 //!
 //! The harness depends on no tanli crate: it checks the server only through its sockets, its exit
 //! status and its output, as a user would.
@@ -25,6 +26,7 @@ pub mod cluster;
 pub mod node;
 pub mod raw;
 pub mod slot;
+pub mod tools;
 pub mod wait;
 
 pub use client::{connect, RaftStatus, ShardStatus, ShardView, Writer};

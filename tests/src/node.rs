@@ -95,7 +95,10 @@ impl ServerSpec {
             }),
         );
         flag("--advertise", self.advertise.map(|ip| ip.to_string()));
-        flag("--initial-shards", self.initial_shards.map(|n| n.to_string()));
+        flag(
+            "--initial-shards",
+            self.initial_shards.map(|n| n.to_string()),
+        );
         flag(
             "--replication-factor",
             self.replication_factor.map(|n| n.to_string()),
