@@ -716,3 +716,92 @@ pub fn error_line(e: &RedisError) -> String {
         _ => format!("(not a server error) {e}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redis::Value;
+
+    fn bulk(s: &str) -> Value {
+        Value::BulkString(s.as_bytes().to_vec())
+    }
+
+    /// A `CLUSTER SHARDS` reply laid out as Redis 7 sends it over RESP2 (flat key/value arrays,
+    /// slots as integers, port as an integer).
+    #[test]
+    fn parses_cluster_shards_like_redis_7() {
+        let node = |id: u64, port: i64, role: &str, health: &str| {
+            Value::Array(vec![
+                bulk("id"),
+                bulk(&cluster_node_id(id)),
+                bulk("port"),
+                Value::Int(port),
+                bulk("ip"),
+                bulk("127.0.0.2"),
+                bulk("endpoint"),
+                bulk("127.0.0.2"),
+                bulk("role"),
+                bulk(role),
+                bulk("replication-offset"),
+                Value::Int(7),
+                bulk("health"),
+                bulk(health),
+            ])
+        };
+        let reply = Value::Array(vec![Value::Array(vec![
+            bulk("slots"),
+            Value::Array(vec![
+                Value::Int(0),
+                Value::Int(2047),
+                Value::Int(4096),
+                Value::Int(4100),
+            ]),
+            bulk("nodes"),
+            Value::Array(vec![
+                node(1, 7001, "master", "online"),
+                node(0x2a, 7002, "replica", "fail"),
+            ]),
+        ])]);
+        let shards = parse_cluster_shards(&reply).expect("parse");
+        assert_eq!(shards.len(), 1);
+        let shard = &shards[0];
+        assert_eq!(shard.slots, vec![(0, 2047), (4096, 4100)]);
+        assert!(shard.owns(4098) && !shard.owns(3000));
+        assert_eq!(shard.first_slot(), 0);
+        assert_eq!(shard.master().map(|m| m.id), Some(1));
+        assert_eq!(shard.node_ids(), vec![1, 42]);
+        assert_eq!(
+            shard.nodes[1].addr,
+            "127.0.0.2:7002".parse::<SocketAddr>().expect("addr")
+        );
+        assert_eq!(shard.nodes[1].health, "fail");
+    }
+
+    #[test]
+    fn cluster_node_ids_round_trip() {
+        assert_eq!(cluster_node_id(1), format!("{}1", "0".repeat(39)));
+        for id in [0, 1, 255, u64::MAX] {
+            assert_eq!(parse_cluster_node_id(&cluster_node_id(id)), Ok(id));
+        }
+        assert!(parse_cluster_node_id("abc").is_err());
+        assert!(
+            parse_cluster_node_id(&"f".repeat(40)).is_err(),
+            "beyond u64"
+        );
+    }
+
+    #[test]
+    fn parses_info_raft_of_every_shard() {
+        let text = "# Raft\r\nnode_id:3\r\nraft_shards:2\r\nshard0_role:follower\r\n\
+                    shard0_leader_id:1\r\nshard0_term:4\r\nshard0_last_log_index:10\r\n\
+                    shard0_applied_index:9\r\nshard5_role:leader\r\nshard5_leader_id:3\r\n\
+                    shard5_term:2\r\nshard5_last_log_index:100\r\nshard5_applied_index:100\r\n";
+        let status = RaftStatus::from_info(&parse_info(text)).expect("parse");
+        assert_eq!(status.node_id, Some(3));
+        assert_eq!(status.shards.len(), 2);
+        assert_eq!(status.shard(0).expect("meta").leader_id, Some(1));
+        assert_eq!(status.shard(5).expect("shard 5").applied_index, 100);
+        assert_eq!(status.led_data_shards(), vec![5]);
+        assert!(status.shard(1).is_err());
+    }
+}
