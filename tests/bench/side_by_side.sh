@@ -3,7 +3,8 @@
 #   redis            redis-server, no persistence (appendonly no, no RDB saves)
 #   redis-fsync      redis-server, appendonly yes + appendfsync always (fsync before each reply)
 #   tanli-1          one tanli-server node (Raft log fsynced before each reply)
-#   tanli-3-leader   the leader of a static 3-node tanli cluster (majority fsync before reply)
+#   tanli-3-leader   the leader of a 3-node tanli cluster with one data shard (node 1 bootstraps,
+#                    the others --join; majority fsync before reply)
 # each with `redis-benchmark -t set,get -c $CLIENTS -n $REQUESTS -r $KEYSPACE` at -P 1 and -P 16,
 # and prints ops/s, p50/p99 latency (ms) and the ratio of tanli's ops/s to each redis.
 #
@@ -157,23 +158,30 @@ bench tanli-1 "$port"
 stop_all
 
 echo "tanli, 3 nodes (against the leader)" >&2
-peers=""
+# Node 1 bootstraps a cluster with one data shard (so one node leads every key, as the
+# non-cluster-mode benchmark needs); nodes 2 and 3 join it and receive replicas of every shard.
 declare -a RESP BUS
 for id in 1 2 3; do
     free_port
     RESP[id]=$PORT
     free_port
     BUS[id]=$PORT
-    peers+="${peers:+,}$id=$HOST:${RESP[id]}@${BUS[id]}"
 done
-for id in 1 2 3; do
-    bootstrap=()
-    [[ $id == 1 ]] && bootstrap=(--bootstrap)
-    start_tanli "tanli-3-n$id" --node-id "$id" --port "${RESP[id]}" --cluster-port "${BUS[id]}" \
-        --peers "$peers" --cluster-id bench "${bootstrap[@]}"
+start_tanli tanli-3-n1 --port "${RESP[1]}" --cluster-port "${BUS[1]}" --initial-shards 1
+ready_port tanli-3-n1 >/dev/null
+for id in 2 3; do
+    start_tanli "tanli-3-n$id" --port "${RESP[id]}" --cluster-port "${BUS[id]}" \
+        --join "$HOST:${BUS[1]}"
 done
-for id in 1 2 3; do
+for id in 2 3; do
     ready_port "tanli-3-n$id" >/dev/null
+done
+# Every node holds a replica of shard 1 once it lists the shard in INFO raft.
+hosts_shard1() { # port
+    redis-cli -h "$HOST" -p "$1" INFO raft | grep -q '^shard1_role:'
+}
+for id in 1 2 3; do
+    wait_for "tanli-3-n$id to hold a replica of shard 1" hosts_shard1 "${RESP[id]}"
 done
 leader_port=""
 deadline=$((SECONDS + READY_TIMEOUT_S))

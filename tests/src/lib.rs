@@ -4,13 +4,18 @@
 //!
 //! - [`binary`]: where the `tanli-server` executable is (`TANLI_SERVER_BIN`, else next to the test).
 //! - [`node`]: one server process — its own temp dir (data + stderr log), the ready line read from
-//!   stdout with a deadline, `kill9`, `restart` on the same dir and ports, killed by PID on drop.
-//! - [`cluster`]: a static N-node cluster on reserved loopback ports, and finding its leader.
-//! - [`client`]: `redis` crate connections with timeouts, `INFO` parsing, and a [`client::Writer`]
-//!   that streams distinct keys and records exactly which writes were acknowledged.
+//!   stdout with a deadline, `kill9`, graceful `stop`, `restart` on the same dir and ports,
+//!   `remount` of the same dir on a new address and ports, killed by PID on drop.
+//! - [`cluster`]: a self-organising N-node cluster (node 1 bootstraps, the others `--join`), each
+//!   node on its own loopback address when possible; waits until every shard is replicated and
+//!   led (from `CLUSTER SHARDS`), finds the leader of a key's shard, restarts and re-mounts nodes.
+//! - [`client`]: `redis` crate connections with timeouts, `INFO` and `CLUSTER SHARDS|INFO|SLOTS`
+//!   parsing, `redis` cluster clients (sync and async), and a [`client::Writer`] that streams
+//!   distinct keys over all slots and records exactly which writes were acknowledged.
 //! - [`raw`]: a raw TCP RESP connection for bytes no well-behaved client would send.
 //! - [`wait`]: polling with a deadline and a message — tests never sleep a fixed time.
 //! - [`slot`]: CRC16 key slots, computed independently of the server's `router` crate.
+//! - [`tools`]: running `redis-cli` and `redis-benchmark` with deadlines.
 //!
 //! The harness depends on no tanli crate: it checks the server only through its sockets, its exit
 //! status and its output, as a user would.
@@ -21,10 +26,11 @@ pub mod cluster;
 pub mod node;
 pub mod raw;
 pub mod slot;
+pub mod tools;
 pub mod wait;
 
-pub use client::{connect, RaftStatus, Writer};
-pub use cluster::Cluster;
+pub use client::{connect, RaftStatus, ShardStatus, ShardView, Writer};
+pub use cluster::{Cluster, ClusterOptions};
 pub use node::{Node, ServerSpec};
 pub use wait::wait_until;
 

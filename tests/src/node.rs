@@ -4,7 +4,7 @@
 
 use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -26,35 +26,49 @@ pub const LEADER_TIMEOUT: Duration = Duration::from_secs(15);
 const LOG_TAIL_LINES: usize = 80;
 /// Set to keep the temp dirs of nodes in a failed test (their paths are printed).
 const KEEP_DIRS_ENV: &str = "TANLI_TEST_KEEP_DIRS";
-/// Loopback only: the tests never listen on another address.
+/// The default loopback address. Cluster nodes may get their own (127.0.0.2, ...): see
+/// [`loopback_ip`].
 pub const LOOPBACK: &str = "127.0.0.1";
 
 /// The command line of one server. Ports of 0 are ephemeral; after the first start the real ports
 /// are written back so a restart listens on the same ones.
 #[derive(Clone, Debug, Default)]
 pub struct ServerSpec {
+    /// `--bind`; [`LOOPBACK`] when `None`.
+    pub bind: Option<IpAddr>,
     pub port: u16,
     pub cluster_port: u16,
-    pub node_id: Option<u64>,
-    /// `id=host:port@cluster_port,...`, every member including this node.
-    pub peers: Option<String>,
-    pub cluster_id: Option<String>,
-    pub bootstrap: bool,
+    /// `--join host:cport,...`: cluster addresses of live members. Empty on the node that
+    /// bootstraps a new cluster; on a node with an existing data dir it only seeds gossip.
+    pub join: Vec<SocketAddr>,
+    /// `--advertise IP`.
+    pub advertise: Option<IpAddr>,
+    /// `--initial-shards N` (only meaningful on the bootstrapping node; server default 8).
+    pub initial_shards: Option<u32>,
+    /// `--replication-factor R` (server default 3).
+    pub replication_factor: Option<u32>,
     pub requirepass: Option<String>,
     pub extra_args: Vec<String>,
 }
 
 impl ServerSpec {
-    /// A single-node server (no flags but ports and data dir), on ephemeral loopback ports.
+    /// A single-node server (no flags but ports and data dir), on ephemeral loopback ports: it
+    /// bootstraps a one-node cluster leading every shard.
     pub fn single() -> Self {
         Self::default()
+    }
+
+    /// The address the server binds.
+    pub fn bind_ip(&self) -> IpAddr {
+        self.bind
+            .unwrap_or_else(|| LOOPBACK.parse().expect("LOOPBACK parses"))
     }
 
     /// The arguments for `tanli-server`, with `data_dir` as `--data-dir`.
     pub fn args(&self, data_dir: &Path) -> Vec<String> {
         let mut args = vec![
             "--bind".to_owned(),
-            LOOPBACK.to_owned(),
+            self.bind_ip().to_string(),
             "--port".to_owned(),
             self.port.to_string(),
             "--cluster-port".to_owned(),
@@ -64,19 +78,32 @@ impl ServerSpec {
             "--loglevel".to_owned(),
             "verbose".to_owned(),
         ];
-        let mut flag = |name: &str, value: &Option<String>| {
+        let mut flag = |name: &str, value: Option<String>| {
             if let Some(value) = value {
                 args.push(name.to_owned());
-                args.push(value.clone());
+                args.push(value);
             }
         };
-        flag("--node-id", &self.node_id.map(|id| id.to_string()));
-        flag("--peers", &self.peers);
-        flag("--cluster-id", &self.cluster_id);
-        flag("--requirepass", &self.requirepass);
-        if self.bootstrap {
-            args.push("--bootstrap".to_owned());
-        }
+        flag(
+            "--join",
+            (!self.join.is_empty()).then(|| {
+                self.join
+                    .iter()
+                    .map(SocketAddr::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            }),
+        );
+        flag("--advertise", self.advertise.map(|ip| ip.to_string()));
+        flag(
+            "--initial-shards",
+            self.initial_shards.map(|n| n.to_string()),
+        );
+        flag(
+            "--replication-factor",
+            self.replication_factor.map(|n| n.to_string()),
+        );
+        flag("--requirepass", self.requirepass.clone());
         args.extend(self.extra_args.iter().cloned());
         args
     }
@@ -248,11 +275,18 @@ impl Node {
             }
         };
         assert!(ready.resp.ip().is_loopback() && ready.cluster.ip().is_loopback());
-        if let Some(id) = self.spec.node_id {
-            assert_eq!(ready.node_id, id, "ready line names another node id");
+        if self.spec.advertise.is_none() {
+            assert_eq!(
+                ready.resp.ip(),
+                self.spec.bind_ip(),
+                "the ready line's RESP address is not the --bind address"
+            );
         }
         if let Some(first) = self.ready {
-            assert_eq!(ready, first, "a restarted node must keep its id and ports");
+            assert_eq!(
+                ready.node_id, first.node_id,
+                "a restarted node (same data dir) must keep its node id"
+            );
         }
         for (asked, got) in [
             (self.spec.port, ready.resp.port()),
@@ -325,6 +359,56 @@ impl Node {
         self.await_ready();
     }
 
+    /// Like [`Node::restart`], but first sets `--join` (for a node with a data dir this only
+    /// seeds gossip, so it finds the cluster even if its own address is forgotten).
+    pub fn restart_joining(&mut self, join: Vec<SocketAddr>) {
+        self.kill9();
+        self.spec.join = join;
+        self.launch();
+        self.await_ready();
+    }
+
+    /// A volume re-mount: the process (if running) is killed, and the same data dir is started
+    /// on `bind` with new free ports, joining through `join`. The node must keep its id.
+    pub fn remount(&mut self, bind: IpAddr, join: Vec<SocketAddr>) {
+        self.kill9();
+        let ports = reserve_ports_on(bind, 2);
+        self.spec.bind = Some(bind);
+        self.spec.port = ports[0];
+        self.spec.cluster_port = ports[1];
+        self.spec.join = join;
+        self.launch();
+        self.await_ready();
+    }
+
+    /// Graceful stop: SIGTERM by PID, then waits up to [`EXIT_TIMEOUT`] for the process to exit
+    /// and returns its status. Panics (after SIGKILL) if it does not exit in time.
+    pub fn stop(&mut self) -> Option<ExitStatus> {
+        let mut child = self.child.take()?;
+        let pid = child.id();
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status();
+        let deadline = Instant::now() + EXIT_TIMEOUT;
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("poll tanli-server") {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "tanli-server (pid {pid}) did not exit within {EXIT_TIMEOUT:?} of SIGTERM\n{}",
+                    self.log_tail(LOG_TAIL_LINES)
+                );
+            }
+            std::thread::sleep(crate::wait::POLL_INTERVAL);
+        };
+        self.stdout = None;
+        Some(status)
+    }
+
     /// Starts a killed node again without waiting (use [`Node::await_ready`]), so several can
     /// start at once.
     pub fn spawn_again(&mut self) {
@@ -332,24 +416,33 @@ impl Node {
         self.launch();
     }
 
+    /// Like [`Node::spawn_again`] with `--join` set first.
+    pub fn spawn_again_joining(&mut self, join: Vec<SocketAddr>) {
+        self.spec.join = join;
+        self.spawn_again();
+    }
+
     /// A `redis` connection to this node (authenticated if the node has `requirepass`).
     pub fn conn(&self) -> redis::Connection {
         client::connect(self.addr(), self.spec.requirepass.as_deref())
     }
 
-    /// The `INFO raft` fields of this node, or why they could not be read.
+    /// The `INFO raft` fields of this node (every hosted shard), or why they could not be read.
     pub fn raft_status(&self) -> Result<RaftStatus, String> {
         client::raft_status(self.addr(), self.spec.requirepass.as_deref())
     }
 
-    /// Waits until this node reports `shard1_role:leader` (a single node elects itself).
+    /// Waits until this node leads every shard it hosts (a single node bootstraps a cluster of
+    /// its own and elects itself in each shard, the meta shard included).
     pub fn wait_role_leader(&self, timeout: Duration) {
         wait_until(
             timeout,
-            "the single node to become leader of shard 1",
+            "the single node to become leader of every shard it hosts",
             || {
                 let status = self.raft_status()?;
-                if status.role == "leader" {
+                let data_shards = status.shards.keys().filter(|&&id| id != 0).count();
+                let all_lead = status.shards.values().all(|s| s.role == "leader");
+                if data_shards > 0 && all_lead {
                     Ok(())
                 } else {
                     Err(format!("{status:?}"))
@@ -492,15 +585,22 @@ fn server_command() -> Command {
     command
 }
 
-/// Reserves `n` distinct free loopback ports for servers whose addresses must be known in advance
-/// (a static cluster's `--peers`). They are picked below the kernel's ephemeral range, so no
-/// outgoing connection or port-0 bind can take one between this call and the server's bind; each
-/// is checked free by binding it, and never handed out twice by this process.
+/// Reserves `n` distinct free ports on [`LOOPBACK`]; see [`reserve_ports_on`].
 pub fn reserve_ports(n: usize) -> Vec<u16> {
+    reserve_ports_on(LOOPBACK.parse().expect("LOOPBACK parses"), n)
+}
+
+/// Reserves `n` distinct ports free on `ip` for both TCP and UDP (a cluster port carries Raft
+/// over TCP and gossip over UDP), for servers whose addresses must be known in advance (the
+/// cluster port other nodes `--join`, or a node re-mounted on new ports). They are picked below
+/// the kernel's ephemeral range, so no outgoing connection or port-0 bind can take one between
+/// this call and the server's bind; each is checked free by binding it on `ip` and on
+/// 127.0.0.1, and never handed out twice by this process (tests run in parallel threads).
+pub fn reserve_ports_on(ip: IpAddr, n: usize) -> Vec<u16> {
     use std::collections::HashSet;
     use std::hash::{BuildHasher, RandomState};
     use std::sync::Mutex;
-    /// Ports already handed out in this test process (tests run in parallel threads).
+    /// Ports already handed out in this test process.
     static HANDED_OUT: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
     if n == 0 {
         return Vec::new();
@@ -510,7 +610,8 @@ pub fn reserve_ports(n: usize) -> Vec<u16> {
     let random = RandomState::new();
     let mut handed_out = HANDED_OUT.lock().expect("port registry");
     let handed_out = handed_out.get_or_insert_with(HashSet::new);
-    let mut listeners = Vec::new();
+    let mut ports = Vec::new();
+    let default: IpAddr = LOOPBACK.parse().expect("LOOPBACK parses");
     for attempt in 0u64.. {
         assert!(attempt < 100_000, "no {n} free ports in {low}..{high}");
         let port = low
@@ -519,18 +620,48 @@ pub fn reserve_ports(n: usize) -> Vec<u16> {
         if handed_out.contains(&port) {
             continue;
         }
-        if let Ok(listener) = std::net::TcpListener::bind((LOOPBACK, port)) {
+        let free = |ip: IpAddr| {
+            TcpListener::bind((ip, port)).is_ok() && UdpSocket::bind((ip, port)).is_ok()
+        };
+        if free(ip) && (ip == default || free(default)) {
             handed_out.insert(port);
-            listeners.push(listener);
-            if listeners.len() == n {
+            ports.push(port);
+            if ports.len() == n {
                 break;
             }
         }
     }
-    listeners
-        .iter()
-        .map(|l| l.local_addr().expect("local_addr").port())
-        .collect()
+    ports
+}
+
+/// The `index`-th loopback address for a cluster node: 127.0.0.(index + 1) if this machine lets a
+/// process bind it (Linux routes all of 127/8 to `lo`), else 127.0.0.1 for every node.
+pub fn loopback_ip(index: usize) -> IpAddr {
+    let fallback: IpAddr = LOOPBACK.parse().expect("LOOPBACK parses");
+    let Ok(last) = u8::try_from(index + 1) else {
+        return fallback;
+    };
+    if last <= 1 || !distinct_loopbacks_work() {
+        return fallback;
+    }
+    IpAddr::from([127, 0, 0, last])
+}
+
+/// Whether 127.0.0.2 can be bound for TCP and UDP and reached over TCP (checked once).
+pub fn distinct_loopbacks_work() -> bool {
+    use std::sync::OnceLock;
+    static WORKS: OnceLock<bool> = OnceLock::new();
+    *WORKS.get_or_init(|| {
+        let ip = IpAddr::from([127, 0, 0, 2]);
+        let Ok(listener) = TcpListener::bind((ip, 0)) else {
+            return false;
+        };
+        let Ok(addr) = listener.local_addr() else {
+            return false;
+        };
+        UdpSocket::bind((ip, 0)).is_ok()
+            && std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok()
+    })
 }
 
 /// The first port of the kernel's ephemeral range (Linux default 32768).

@@ -1,76 +1,97 @@
-//! t20: a static 3-node cluster (one data shard on all three). The promise under test: writes go
-//! through the leader, followers redirect like Redis Cluster, and no acknowledged write is lost
-//! when the leader is killed, when the killed node comes back, or when every node restarts.
+//! t20: a 3-node self-organising cluster (node 1 bootstraps 8 data shards, nodes 2 and 3
+//! `--join`; with replication factor 3 every node holds every shard, and each shard has its own
+//! leader). The promise under test: a key's writes go through its shard's leader, other nodes
+//! redirect like Redis Cluster, and no acknowledged write is lost when a leader is killed, when
+//! the killed node comes back, or when every node restarts.
 
 use std::time::{Duration, Instant};
 
-use tanli_tests::client::{self, get_many, moved_to, query};
+use tanli_tests::client::{self, cluster_node_id, get_each, get_many, moved_to, query, query_err};
 use tanli_tests::cluster::ELECTION_TIMEOUT;
 use tanli_tests::slot::key_slot;
-use tanli_tests::{Cluster, Writer};
+use tanli_tests::{wait_until, Cluster, Writer};
 
-/// Failover must elect a new leader within this time ("a few seconds").
+/// Failover must make a key writable again within this time ("a few seconds").
 const FAILOVER_MAX: Duration = Duration::from_secs(10);
 
-/// Writes through the leader succeed and replicate to both followers; a follower answers a key
-/// command (read or write) with `-MOVED <slot> <leader address>` using Redis Cluster's slot
-/// function, so cluster clients can find the leader.
+/// A key's shard leader serves it; every other node answers a key command (read or write) with
+/// `-MOVED <slot> <leader address>` using Redis Cluster's slot function, so cluster clients can
+/// find the leader. Multi-key commands work within one slot (hash tags) and are refused with
+/// `-CROSSSLOT` across slots. Every node then catches up with every shard it holds.
 #[test]
-fn leader_serves_followers_redirect_with_moved() {
+fn shard_leader_serves_others_redirect_with_moved() {
     let cluster = Cluster::start(3);
-    let leader = cluster.leader();
-    let mut c = cluster.node(leader).conn();
     for key in ["foo", "bar", "{user1000}.following"] {
+        let mut c = cluster.leader_conn_for(key);
         assert_eq!(query::<String>(&mut c, &["SET", key, "v"]), "OK");
+        assert_eq!(
+            query::<Option<String>>(&mut c, &["GET", key]),
+            Some("v".into())
+        );
     }
-    assert_eq!(
-        query::<Option<String>>(&mut c, &["GET", "foo"]),
-        Some("v".into())
-    );
 
-    for follower in cluster.running_ids().into_iter().filter(|&id| id != leader) {
-        let mut f = cluster.node(follower).conn();
-        for key in ["foo", "bar", "{user1000}.following", "never-written"] {
+    for key in ["foo", "bar", "{user1000}.following", "never-written"] {
+        let leader = cluster.leader_of(key);
+        let leader_addr = cluster.node(leader).addr();
+        for other in cluster.running_ids().into_iter().filter(|&id| id != leader) {
+            let mut f = cluster.node(other).conn();
             for args in [vec!["GET", key], vec!["SET", key, "x"]] {
                 let err = redis::cmd(args[0])
                     .arg(&args[1..])
                     .query::<redis::Value>(&mut f)
-                    .expect_err("a follower must not serve a key command");
+                    .expect_err("a non-leader must not serve a key command");
                 assert_eq!(
                     moved_to(&err),
-                    Some((key_slot(key.as_bytes()), cluster.node(leader).addr())),
-                    "node {follower} answered {args:?} with {err}"
+                    Some((key_slot(key.as_bytes()), leader_addr)),
+                    "node {other} answered {args:?} with {err}"
                 );
             }
+            // Commands without keys are served locally.
+            assert_eq!(query::<String>(&mut f, &["PING"]), "PONG");
         }
-        // Commands without keys are served locally.
-        assert_eq!(query::<String>(&mut f, &["PING"]), "PONG");
-        cluster.wait_caught_up(follower);
     }
-    // The refused SETs on followers changed nothing.
+
+    // Multi-key commands: one slot through a hash tag is fine, across slots is CROSSSLOT.
+    let mut c = cluster.leader_conn_for("{acct}");
     assert_eq!(
-        query::<Option<String>>(&mut c, &["GET", "foo"]),
-        Some("v".into())
+        query::<String>(&mut c, &["MSET", "{acct}a", "1", "{acct}b", "2"]),
+        "OK"
     );
     assert_eq!(
-        query::<Option<String>>(&mut c, &["GET", "never-written"]),
-        None
+        query::<Vec<Option<String>>>(&mut c, &["MGET", "{acct}a", "{acct}b", "{acct}c"]),
+        vec![Some("1".into()), Some("2".into()), None]
+    );
+    let err = query_err(&mut c, &["MSET", "{acct}a", "3", "foo", "4"]);
+    assert!(err.starts_with("CROSSSLOT"), "MSET across slots: {err}");
+    assert_eq!(query::<String>(&mut c, &["GET", "{acct}a"]), "1");
+
+    for id in cluster.running_ids() {
+        cluster.wait_caught_up(id);
+    }
+    // The refused SETs on other nodes changed nothing.
+    let mut cc = cluster.cluster_conn();
+    assert_eq!(
+        get_each(
+            &mut cc,
+            &["foo".into(), "bar".into(), "never-written".into()]
+        )
+        .expect("GETs through a cluster connection"),
+        vec![Some("v".into()), Some("v".into()), None]
     );
 }
 
-/// The central promise. One client streams distinct SETs, recording the acknowledged ones; the
-/// leader is killed with SIGKILL mid-stream. A new leader must be agreed within a few seconds
-/// (measured and printed), writes must resume, and every acknowledged write must be readable
-/// from the new leader. Then the killed node restarts on its data dir, catches up, and is a working
-/// member: it makes the majority in a second failover.
+/// The central promise. One client streams distinct SETs over all slots, recording the
+/// acknowledged ones; the leader of a probe key's shard is killed with SIGKILL mid-stream. The
+/// probe key must be writable again within a few seconds (kill → first successful write,
+/// measured and printed), writes must resume, and every acknowledged write must be readable.
+/// Then the killed node restarts on its data dir, keeps its id, catches up, and is a working
+/// member: its vote is needed when another node is killed next.
 #[test]
 fn leader_kill9_loses_no_acknowledged_write() {
+    const PROBE: &str = "failover-probe";
     let mut cluster = Cluster::start(3);
-    let old_leader = cluster.leader();
-    // Start at the leader; the writer follows MOVED and tries other nodes on errors.
-    let mut nodes = cluster.addrs();
-    nodes.rotate_left(usize::try_from(old_leader - 1).expect("id"));
-    let writer = Writer::spawn("failover", nodes, None);
+    let old_leader = cluster.leader_of(PROBE);
+    let writer = Writer::spawn("failover", cluster.addrs(), None);
     writer.wait_acked(
         300,
         Duration::from_secs(60),
@@ -79,14 +100,32 @@ fn leader_kill9_loses_no_acknowledged_write() {
 
     let before_kill = writer.acked();
     let killed_at = Instant::now();
-    cluster.node_mut(old_leader).kill9();
-    let new_leader = cluster.wait_leader(ELECTION_TIMEOUT);
-    let election = killed_at.elapsed();
-    println!("leader {old_leader} killed; node {new_leader} leads after {election:?}");
+    cluster.kill9(old_leader);
+    let mut attempts = 0u32;
+    wait_until(
+        ELECTION_TIMEOUT,
+        &format!("a successful SET of {PROBE} after its leader (node {old_leader}) was killed"),
+        || {
+            attempts += 1;
+            cluster.try_set(PROBE, "after-failover")
+        },
+    );
+    let first_write = killed_at.elapsed();
+    let new_leader = cluster.leader_of(PROBE);
+    let elected = killed_at.elapsed();
+    println!(
+        "failover: leader {old_leader} of {PROBE:?}'s shard killed; first successful write after \
+         {first_write:?} ({attempts} attempts); node {new_leader} leads it (seen after {elected:?})"
+    );
     assert_ne!(new_leader, old_leader);
     assert!(
-        election <= FAILOVER_MAX,
-        "new leader took {election:?} (limit {FAILOVER_MAX:?})"
+        first_write <= FAILOVER_MAX,
+        "the first write after the kill took {first_write:?} (limit {FAILOVER_MAX:?})"
+    );
+    cluster.wait_leaders(ELECTION_TIMEOUT);
+    println!(
+        "every slot has a live leader {:?} after the kill",
+        killed_at.elapsed()
     );
 
     writer.wait_acked(
@@ -102,115 +141,113 @@ fn leader_kill9_loses_no_acknowledged_write() {
         log.longest_gap,
         log.errors
     );
-
-    let mut c = cluster.node(new_leader).conn();
-    log.assert_all_acked_readable(&mut c);
-    let size = u64::try_from(query::<i64>(&mut c, &["DBSIZE"])).expect("DBSIZE >= 0");
-    assert!(
-        (log.acked.len() as u64..=log.attempted).contains(&size),
-        "DBSIZE {size} outside [acknowledged {}, sent {}]",
-        log.acked.len(),
-        log.attempted
-    );
+    let mut cc = cluster.cluster_conn();
+    log.assert_all_acked_readable(&mut cc);
 
     // The killed node comes back with its identity and data, and catches up with what it missed.
-    cluster.node_mut(old_leader).restart();
-    let mut c = cluster.leader_conn();
+    cluster.restart(old_leader);
+    let mut c = cluster.node(old_leader).conn();
     assert_eq!(
-        query::<String>(&mut c, &["SET", "after-restart", "yes"]),
-        "OK"
+        query::<String>(&mut c, &["CLUSTER", "MYID"]),
+        cluster_node_id(old_leader)
     );
-    let leader = cluster.leader();
+    let mut cc = cluster.cluster_conn();
+    let set: String = redis::cmd("SET")
+        .arg("after-restart")
+        .arg("yes")
+        .query(&mut cc)
+        .expect("SET through the cluster after the restart");
+    assert_eq!(set, "OK");
+    cluster.wait_settled(tanli_tests::cluster::SETTLE_TIMEOUT);
     cluster.wait_caught_up(old_leader);
-    let status = cluster
-        .node(old_leader)
-        .raft_status()
-        .expect("INFO raft of the restarted node");
-    assert_eq!(status.node_id, old_leader);
-    assert_eq!(status.leader_id, Some(leader));
 
-    // A second failover: with the current leader killed, the restarted node's vote is needed for
-    // a majority, and the new leader still holds every acknowledged write.
-    cluster.node_mut(leader).kill9();
-    let third = cluster.wait_leader(ELECTION_TIMEOUT);
-    assert_ne!(third, leader);
-    let mut c = cluster.node(third).conn();
-    log.assert_all_acked_readable(&mut c);
+    // A second failure: another node killed; every shard it led needs the restarted node's vote
+    // for a new leader, and the cluster still holds every acknowledged write.
+    let victim = cluster
+        .running_ids()
+        .into_iter()
+        .find(|&id| id != old_leader)
+        .expect("another node");
+    cluster.kill9(victim);
+    cluster.wait_leaders(ELECTION_TIMEOUT);
+    let mut cc = cluster.cluster_conn();
+    log.assert_all_acked_readable(&mut cc);
     assert_eq!(
-        query::<Option<String>>(&mut c, &["GET", "after-restart"]),
-        Some("yes".into())
+        get_each(&mut cc, &["after-restart".into()]).expect("GET after-restart"),
+        vec![Some("yes".into())]
     );
 }
 
-/// Every node killed with SIGKILL at once, then all restarted on their data dirs: a leader is
-/// agreed again (openraft may let the old leader resume its own term) and all data is intact —
-/// values, counters and DBSIZE.
+/// Every node killed with SIGKILL at once, then all restarted on their data dirs (each joining
+/// through the others): every slot gets a leader again and all data is intact — values,
+/// counters, deletions — and the cluster takes writes again, replicated to every node.
 #[test]
 fn full_cluster_restart_keeps_data() {
     let mut cluster = Cluster::start(3);
     let keys: Vec<String> = (0..1000).map(|i| format!("full:{i}")).collect();
+    let pairs: Vec<(String, String)> = keys.iter().map(|k| (k.clone(), format!("{k}-v"))).collect();
+    cluster.set_many(&pairs);
     {
-        let mut c = cluster.leader_conn();
-        let mut pipe = redis::pipe();
-        for key in &keys {
-            pipe.cmd("SET").arg(key).arg(format!("{key}-v")).ignore();
-        }
-        pipe.query::<()>(&mut c)
-            .expect("pipelined SETs on the leader");
+        let mut c = cluster.leader_conn_for("full:counter");
         for _ in 0..25 {
             query::<i64>(&mut c, &["INCR", "full:counter"]);
         }
+        let mut c = cluster.leader_conn_for("full:0");
         assert_eq!(query::<i64>(&mut c, &["DEL", "full:0"]), 1);
     }
+    let ids_before = cluster.ids();
     cluster.kill_all();
     cluster.restart_all();
-    let leader = cluster.leader();
-    let mut c = cluster.node(leader).conn();
-    let values = get_many(&mut c, &keys).expect("read back");
+    assert_eq!(cluster.ids(), ids_before, "restarted nodes keep their ids");
+
+    let mut cc = cluster.cluster_conn();
+    let values = get_each(&mut cc, &keys).expect("read back");
     assert_eq!(values[0], None, "full:0 was deleted before the restart");
     for (key, value) in keys.iter().zip(&values).skip(1) {
         assert_eq!(value.as_deref(), Some(format!("{key}-v").as_str()), "{key}");
     }
-    assert_eq!(query::<String>(&mut c, &["GET", "full:counter"]), "25");
-    assert_eq!(query::<i64>(&mut c, &["DBSIZE"]), 1000);
-    // And the cluster accepts writes again, replicated to every node.
-    assert_eq!(query::<i64>(&mut c, &["INCR", "full:counter"]), 26);
+    let counter: String = redis::cmd("GET")
+        .arg("full:counter")
+        .query(&mut cc)
+        .expect("GET full:counter");
+    assert_eq!(counter, "25");
+    let incr: i64 = redis::cmd("INCR")
+        .arg("full:counter")
+        .query(&mut cc)
+        .expect("INCR full:counter");
+    assert_eq!(incr, 26);
     for id in cluster.running_ids() {
         cluster.wait_caught_up(id);
+        let status = cluster.node(id).raft_status().expect("INFO raft");
+        assert!(status.shards.contains_key(&0), "node {id}: no meta shard");
+        assert_eq!(
+            status.shards.keys().filter(|&&s| s != 0).count(),
+            8,
+            "node {id} should hold all 8 data shards (3 nodes, replication 3): {status:?}"
+        );
     }
-    let info = client::info(&mut c, "raft").expect("INFO raft");
-    assert_eq!(info.get("raft_shards").map(String::as_str), Some("1"));
 }
 
-/// A follower that was down while the leader wrote far more entries than it keeps in its log
-/// (snapshots every 100 entries, so the log it missed is purged) catches up by installing a
-/// snapshot, and then holds every key: read back on that follower with `READONLY`.
+/// A node that was down while the leaders wrote far more entries than they keep in their logs
+/// (snapshots every 100 entries, so the log it missed is purged) catches up by installing
+/// snapshots, and then holds every key: read back on that node with `READONLY`.
 #[test]
-fn lagging_follower_catches_up_by_snapshot() {
+fn lagging_node_catches_up_by_snapshot() {
     let mut cluster = Cluster::start_with(3, &["--snapshot-logs-since-last", "100"]);
-    let leader = cluster.leader();
-    let lagging = cluster
-        .running_ids()
-        .into_iter()
-        .find(|&id| id != leader)
-        .expect("a follower");
-    cluster.node_mut(lagging).kill9();
+    // Any node: with 3 nodes and replication 3, every node holds every shard.
+    let lagging = cluster.ids()[2];
+    cluster.kill9(lagging);
+    cluster.wait_leaders(ELECTION_TIMEOUT);
 
     let keys: Vec<String> = (0..2000).map(|i| format!("lag:{i}")).collect();
-    let mut c = cluster.node(leader).conn();
-    for chunk in keys.chunks(200) {
-        let mut pipe = redis::pipe();
-        for key in chunk {
-            pipe.cmd("SET").arg(key).arg(format!("{key}-v")).ignore();
-        }
-        pipe.query::<()>(&mut c).expect("pipelined SETs");
-    }
+    let pairs: Vec<(String, String)> = keys.iter().map(|k| (k.clone(), format!("{k}-v"))).collect();
+    cluster.set_many(&pairs);
 
-    cluster.node_mut(lagging).restart();
+    cluster.restart(lagging);
     cluster.wait_caught_up(lagging);
     let mut f = cluster.node(lagging).conn();
     assert_eq!(query::<String>(&mut f, &["READONLY"]), "OK");
-    let values = get_many(&mut f, &keys).expect("READONLY reads on the caught-up follower");
+    let values = get_many(&mut f, &keys).expect("READONLY reads on the caught-up node");
     let missing: Vec<&String> = keys
         .iter()
         .zip(&values)
@@ -219,41 +256,39 @@ fn lagging_follower_catches_up_by_snapshot() {
         .collect();
     assert!(
         missing.is_empty(),
-        "{} keys missing or wrong on the caught-up follower, e.g. {:?}",
+        "{} keys missing or wrong on the caught-up node, e.g. {:?}",
         missing.len(),
         &missing[..missing.len().min(10)]
     );
     let log = std::fs::read_to_string(cluster.node(lagging).log_path()).unwrap_or_default();
     println!(
-        "follower {lagging} installed a snapshot: {} (from its log; not asserted)",
+        "node {lagging} installed a snapshot: {} (from its log; not asserted)",
         log.contains("install_full_snapshot")
     );
 }
 
-/// Key-less reads (DBSIZE, KEYS, SCAN) on a follower must not silently answer "empty" while the
-/// shard holds data: a Redis Cluster replica answers them from its replica of the data, and that
-/// is what a `READONLY` connection (stale reads allowed) asks for. Without READONLY, an error is
-/// also acceptable — an empty answer is not: scripts that count or scan keys would see no data.
+/// Key-less reads (DBSIZE, KEYS, SCAN) on a node must not silently answer "empty" while its
+/// shards hold data: a Redis Cluster replica answers them from its own copy, and that is what a
+/// `READONLY` connection (stale reads allowed) asks for. Every node holds every shard here, so a
+/// caught-up node's copy is all 50 keys. Without READONLY, an error is also acceptable — an
+/// empty answer is not: scripts that count or scan keys would see no data.
 #[test]
-fn follower_keyless_reads_are_not_silently_empty() {
+fn keyless_reads_are_not_silently_empty() {
     let cluster = Cluster::start(3);
-    let leader = cluster.leader();
-    let mut c = cluster.node(leader).conn();
     let keys: Vec<String> = (0..50).map(|i| format!("kl:{i}")).collect();
-    for key in &keys {
-        assert_eq!(query::<String>(&mut c, &["SET", key, "v"]), "OK");
-    }
+    let pairs: Vec<(String, String)> = keys.iter().map(|k| (k.clone(), "v".to_owned())).collect();
+    cluster.set_many(&pairs);
     let mut want = keys.clone();
     want.sort();
 
-    for follower in cluster.running_ids().into_iter().filter(|&id| id != leader) {
-        cluster.wait_caught_up(follower);
+    for id in cluster.running_ids() {
+        cluster.wait_caught_up(id);
         for readonly in [true, false] {
-            let mut f = cluster.node(follower).conn();
+            let mut f = cluster.node(id).conn();
             if readonly {
                 assert_eq!(query::<String>(&mut f, &["READONLY"]), "OK");
             }
-            let what = format!("node {follower} (READONLY: {readonly})");
+            let what = format!("node {id} (READONLY: {readonly})");
             match redis::cmd("DBSIZE").query::<i64>(&mut f) {
                 Ok(n) => assert_eq!(n, 50, "DBSIZE on {what}"),
                 Err(e) => assert!(!readonly, "DBSIZE on {what} failed: {e}"),
@@ -280,4 +315,10 @@ fn follower_keyless_reads_are_not_silently_empty() {
             }
         }
     }
+    let info = client::info(&mut cluster.nodes[0].conn(), "cluster").expect("INFO cluster");
+    assert_eq!(info.get("cluster_enabled").map(String::as_str), Some("1"));
+    assert_eq!(
+        info.get("cluster_known_nodes").map(String::as_str),
+        Some("3")
+    );
 }

@@ -3,65 +3,33 @@
 //! A test skips (and passes, saying so) only if the tool is not installed; `.ci/run` installs
 //! redis-tools, so CI runs them all.
 
-use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use tanli_tests::client::query;
-use tanli_tests::{tool_available, Cluster, Node};
+use tanli_tests::tools::{have, run};
+use tanli_tests::{Cluster, ClusterOptions, Node};
 
 /// A full `redis-benchmark -n 20000` run of four tests must finish within this time.
 const BENCHMARK_TIMEOUT: Duration = Duration::from_secs(300);
 /// A one-shot `redis-cli` call must finish within this time.
 const CLI_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Whether `tool` is installed; if not, prints why the calling test is skipped.
-fn have(tool: &str) -> bool {
-    let ok = tool_available(tool);
-    if !ok {
-        eprintln!("SKIPPED: `{tool}` is not on PATH (install redis-tools; .ci/run does)");
-    }
-    ok
-}
-
-/// Runs `program args` with `stdin` fed in, killing it by PID if it outlives `timeout`.
-fn run(program: &str, args: &[String], stdin: &[u8], timeout: Duration) -> Output {
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {program}: {e}"));
-    {
-        let mut pipe = child.stdin.take().expect("piped stdin");
-        pipe.write_all(stdin).expect("write stdin");
-    } // closed: the tool sees EOF
-    let pid = child.id();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(timeout) {
-        Ok(output) => output.unwrap_or_else(|e| panic!("wait for {program}: {e}")),
-        Err(_) => {
-            // The child was moved into the waiting thread; stop it by PID.
-            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
-            panic!("{program} {args:?} did not finish within {timeout:?}");
-        }
-    }
-}
-
 fn cli(port: u16, args: &[&str]) -> String {
     cli_with(port, &[], args, b"")
 }
 
 fn cli_with(port: u16, opts: &[&str], args: &[&str], stdin: &[u8]) -> String {
+    cli_at(SocketAddr::from(([127, 0, 0, 1], port)), opts, args, stdin)
+}
+
+/// `redis-cli -h <ip> -p <port> opts... args...`, which must exit 0; its stdout.
+fn cli_at(addr: SocketAddr, opts: &[&str], args: &[&str], stdin: &[u8]) -> String {
     let mut all: Vec<String> = vec![
         "-h".into(),
-        "127.0.0.1".into(),
+        addr.ip().to_string(),
         "-p".into(),
-        port.to_string(),
+        addr.port().to_string(),
     ];
     all.extend(opts.iter().chain(args).map(|s| s.to_string()));
     let out = run("redis-cli", &all, stdin, CLI_TIMEOUT);
@@ -104,23 +72,24 @@ fn redis_cli_basic_commands_and_info() {
     assert_eq!(piped, "OK\n2\n2\n\n");
 }
 
-/// `redis-cli -c` (cluster mode) sent to a follower follows the `-MOVED` redirect to the leader,
-/// so a stock Redis Cluster client can use any node as its entry point.
+/// `redis-cli -c` (cluster mode) sent to a node that does not lead the key's shard follows the
+/// `-MOVED` redirect to the leader, so a stock Redis Cluster client can use any node as its
+/// entry point.
 #[test]
 fn redis_cli_cluster_mode_follows_moved() {
     if !have("redis-cli") {
         return;
     }
     let cluster = Cluster::start(3);
-    let leader = cluster.leader();
-    let follower = cluster
+    let leader = cluster.leader_of("k");
+    let other = cluster
         .running_ids()
         .into_iter()
         .find(|&id| id != leader)
-        .expect("a follower");
-    let port = cluster.node(follower).port();
-    assert_eq!(cli_with(port, &["-c"], &["SET", "k", "v"], b""), "OK\n");
-    assert_eq!(cli_with(port, &["-c"], &["GET", "k"], b""), "v\n");
+        .expect("a node not leading the shard of k");
+    let addr = cluster.node(other).addr();
+    assert_eq!(cli_at(addr, &["-c"], &["SET", "k", "v"], b""), "OK\n");
+    assert_eq!(cli_at(addr, &["-c"], &["GET", "k"], b""), "v\n");
     let mut c = cluster.node(leader).conn();
     assert_eq!(query::<String>(&mut c, &["GET", "k"]), "v");
 }
@@ -132,7 +101,7 @@ fn benchmark(node: &Node) {
     const REQUESTS: u64 = 20_000;
     let args: Vec<String> = [
         "-h",
-        "127.0.0.1",
+        &node.addr().ip().to_string(),
         "-p",
         &node.port().to_string(),
         "-t",
@@ -202,13 +171,26 @@ fn redis_benchmark_single_node() {
 }
 
 /// `redis-benchmark` completes against the leader of a 3-node cluster (every write replicated to
-/// a majority before its reply) with no errors and a rate for every test.
+/// a majority before its reply) with no errors and a rate for every test. The cluster is
+/// bootstrapped with a single data shard (`--initial-shards 1`), so one node leads every slot
+/// and the non-cluster-mode benchmark (whose keys hash to several slots) needs no redirects.
 #[test]
 fn redis_benchmark_three_node_leader() {
     if !have("redis-benchmark") {
         return;
     }
-    let cluster = Cluster::start(3);
-    let leader = cluster.leader();
+    let cluster = Cluster::start_opts(
+        3,
+        ClusterOptions {
+            initial_shards: Some(1),
+            ..ClusterOptions::default()
+        },
+    );
+    let leader = cluster.leader_of("key:__rand_int__");
+    assert_eq!(
+        cluster.leader_of("counter:__rand_int__"),
+        leader,
+        "one data shard: one leader for every key"
+    );
     benchmark(cluster.node(leader));
 }
