@@ -5,7 +5,8 @@
 //! the connection said `READONLY`, in which case a replica answers from its applied state, which
 //! may be stale (Redis Cluster's replica reads). Key-less reads (DBSIZE, KEYS, SCAN, RANDOMKEY)
 //! cover the shards this node leads, each linearized, as Redis Cluster answers them over a node's
-//! primary slots; key-less writes (FLUSHDB, FLUSHALL) go to each shard this node leads.
+//! primary slots (on a `READONLY` connection: every replica hosted here, stale); key-less writes
+//! (FLUSHDB, FLUSHALL) go to each shard this node leads.
 
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use tanli_storage::StorageError;
 
 use crate::cmd::{ReadCmd, ReadCtx, WriteCmd};
 use crate::error::ClusterError;
-use crate::keyless::LedReader;
+use crate::keyless::MultiReader;
 use crate::reply::Reply;
 use crate::route::{redirect, route, Target};
 use crate::server::Node;
@@ -104,17 +105,29 @@ pub async fn read(node: Arc<Node>, cmd: ReadCmd, stale_ok: bool, asking: bool) -
             let Some(map) = topo.map.clone() else {
                 return ClusterError::ClusterDown("no cluster map yet".into()).to_reply();
             };
-            let led = topo.led_shards();
-            for r in join_all(led.iter().map(|s| s.linearize())).await {
-                if let Err(e) = r {
-                    return redirect(&topo, None, e).to_reply();
+            // READONLY: every replica hosted here, as stored (stale). Otherwise the shards this
+            // node leads (its primary slots), each linearized.
+            let shards = if stale_ok {
+                topo.shards.values().cloned().collect()
+            } else {
+                let led = topo.led_shards();
+                if led.is_empty() && !topo.shards.is_empty() {
+                    return Reply::err(
+                        "this node leads no shard: key-less reads cover a node's primary slots; send READONLY to read its replicas",
+                    );
                 }
-            }
-            let readers: Vec<_> = led
+                for r in join_all(led.iter().map(|s| s.linearize())).await {
+                    if let Err(e) = r {
+                        return redirect(&topo, None, e).to_reply();
+                    }
+                }
+                led
+            };
+            let readers: Vec<_> = shards
                 .iter()
                 .map(|s| (ShardId(s.id), s.reader.clone()))
                 .collect();
-            reply_of(cmd.execute(&LedReader::new(&map, &readers), &ctx))
+            reply_of(cmd.execute(&MultiReader::new(&map, &readers), &ctx))
         }
     }
 }

@@ -1,7 +1,7 @@
-//! Key-less reads over every shard this node leads, as Redis Cluster answers `DBSIZE`, `KEYS`,
-//! `SCAN` and `RANDOMKEY` over a node's primary slots.
+//! Key-less reads over several shards (those this node leads, or on a `READONLY` connection all
+//! it hosts), as Redis Cluster answers `DBSIZE`, `KEYS`, `SCAN` and `RANDOMKEY` over a node.
 //!
-//! [`LedReader`] presents the led shards' readers as one [`ShardRead`]: counts add up, a `SCAN`
+//! [`MultiReader`] presents several shards' readers as one [`ShardRead`]: counts add up, a `SCAN`
 //! walks the shards in slot order (the cursor's slot says which shard it is in; a finished shard
 //! hands over at the next shard's first slot), `RANDOMKEY` probes a shard chosen by the seed.
 
@@ -11,14 +11,14 @@ use tanli_storage::{
     StorageError,
 };
 
-pub struct LedReader {
+pub struct MultiReader {
     /// (first slot, last slot, reader), sorted by first slot; one entry per owned range.
     ranges: Vec<(u16, u16, ShardReader)>,
     readers: Vec<ShardReader>,
 }
 
-impl LedReader {
-    pub fn new(map: &ClusterMap, shards: &[(ShardId, ShardReader)]) -> LedReader {
+impl MultiReader {
+    pub fn new(map: &ClusterMap, shards: &[(ShardId, ShardReader)]) -> MultiReader {
         let mut ranges = Vec::new();
         for (id, reader) in shards {
             for (start, end) in map.slots_of_shard(*id) {
@@ -26,7 +26,7 @@ impl LedReader {
             }
         }
         ranges.sort_by_key(|r| r.0);
-        LedReader {
+        MultiReader {
             ranges,
             readers: shards.iter().map(|(_, r)| r.clone()).collect(),
         }
@@ -40,7 +40,7 @@ impl LedReader {
     }
 }
 
-impl KvRead for LedReader {
+impl KvRead for MultiReader {
     fn get(&self, key: &[u8]) -> Result<Option<Record>, StorageError> {
         match self.reader_of_slot(slot_of(key)) {
             Some(r) => r.get(key),
@@ -55,7 +55,7 @@ impl KvRead for LedReader {
     }
 }
 
-impl ShardRead for LedReader {
+impl ShardRead for MultiReader {
     fn scan(&self, cursor: u64, count: usize) -> Result<ScanPage, StorageError> {
         let mut cursor = cursor;
         let slot = scan_cursor_slot(cursor);
