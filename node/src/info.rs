@@ -55,7 +55,7 @@ pub fn render(node: &Node, wanted: &[String]) -> String {
             "clients" => clients(node, &mut out),
             "memory" => memory(&mut out),
             "stats" => stats(node, &mut out),
-            "cluster" => crate::cluster_info::info_section(&node.topology(), &mut out),
+            "cluster" => cluster(node, &mut out),
             "keyspace" => keyspace(node, &mut out),
             _ => raft(node, &mut out),
         };
@@ -157,6 +157,16 @@ fn keyspace(node: &Node, out: &mut String) -> std::fmt::Result {
     Ok(())
 }
 
+fn cluster(node: &Node, out: &mut String) -> std::fmt::Result {
+    let topo = node.topology();
+    crate::cluster_info::info_section(&topo, out)?;
+    // Replica moves placement still has to make on the map this node holds (0: settled).
+    let pending = topo.map.as_ref().map_or(0, |m| {
+        tanli_router::plan_replicas(m, node.config.replication_factor).len()
+    });
+    writeln!(out, "cluster_placement_pending:{pending}\r")
+}
+
 fn raft(node: &Node, out: &mut String) -> std::fmt::Result {
     writeln!(out, "# Raft\r")?;
     writeln!(out, "node_id:{}\r", node.identity.node_id)?;
@@ -193,6 +203,23 @@ fn raft(node: &Node, out: &mut String) -> std::fmt::Result {
                 .unwrap_or_default()
         )?;
         writeln!(out, "shard{id}_term:{}\r", s.term)?;
+        // The group's membership as this replica knows it, by node id.
+        let ids = |peers: Vec<u64>| -> String {
+            let m = s.membership.membership();
+            let mut nodes: Vec<String> = peers
+                .iter()
+                .filter_map(|p| m.get_node(p).map(|a| a.node_id.to_string()))
+                .collect();
+            nodes.sort();
+            nodes.join(",")
+        };
+        let m = s.membership.membership();
+        writeln!(out, "shard{id}_voters:{}\r", ids(m.voter_ids().collect()))?;
+        writeln!(
+            out,
+            "shard{id}_learners:{}\r",
+            ids(m.learner_ids().collect())
+        )?;
         writeln!(out, "shard{id}_last_log_index:{}\r", s.last_log_index)?;
         writeln!(out, "shard{id}_applied_index:{}\r", s.applied_index)?;
     }

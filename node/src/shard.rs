@@ -204,6 +204,7 @@ impl Shard {
             leader_addr: m
                 .current_leader
                 .and_then(|l| m.membership_config.membership().get_node(&l).cloned()),
+            membership: m.membership_config.clone(),
         }
     }
 
@@ -220,6 +221,8 @@ pub struct ShardStatus {
     pub last_log_index: u64,
     pub applied_index: u64,
     pub leader_addr: Option<PeerAddr>,
+    /// The group's effective membership (may not be committed yet).
+    pub membership: Arc<tanli_storage::types::StoredMembership>,
 }
 
 /// Hands queued proposals to Raft one at a time, so they enter the log in submission order.

@@ -282,6 +282,47 @@ impl Cluster {
             if state != Some("ok") {
                 return Err(format!("CLUSTER INFO on node {id}: {info:?}"));
             }
+            if let Some(replicas) = replicas {
+                self.check_memberships(id, replicas)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The map says placement is done (`cluster_placement_pending:0` in INFO cluster), and every
+    /// data shard node `id` leads has exactly `replicas` voters and no learner in its Raft
+    /// configuration (INFO raft): the map's replicas are real voters, not just planned ones.
+    fn check_memberships(&self, id: u64, replicas: usize) -> Result<(), String> {
+        let mut conn = client::try_connect(self.node(id).addr(), None, Duration::from_secs(2))
+            .map_err(|e| format!("node {id}: {e}"))?;
+        let info = client::info(&mut conn, "everything").map_err(|e| format!("node {id}: {e}"))?;
+        let pending = info.get("cluster_placement_pending").map(|s| s.trim());
+        if pending != Some("0") {
+            return Err(format!("node {id}: cluster_placement_pending:{pending:?}"));
+        }
+        for (key, role) in &info {
+            let Some(shard) = key
+                .strip_prefix("shard")
+                .and_then(|k| k.strip_suffix("_role"))
+            else {
+                continue;
+            };
+            if shard == "0" || role.trim() != "leader" {
+                continue;
+            }
+            let field = |name: &str| {
+                info.get(&format!("shard{shard}_{name}"))
+                    .map(|v| v.trim().to_owned())
+                    .unwrap_or_default()
+            };
+            let voters = field("voters");
+            let learners = field("learners");
+            let count = voters.split(',').filter(|v| !v.is_empty()).count();
+            if count != replicas || !learners.is_empty() {
+                return Err(format!(
+                    "node {id} leads shard {shard} with voters [{voters}] and learners [{learners}], want {replicas} voters"
+                ));
+            }
         }
         Ok(())
     }

@@ -61,15 +61,20 @@ pub struct Announcement {
     pub phase: Phase,
     /// The newest cluster-map epoch this node holds.
     pub epoch: u64,
-    /// Shards this node leads (a routing hint).
-    pub leads: Vec<u64>,
+    /// Shards this node leads, each with the Raft term of its leadership (a routing hint: when
+    /// two nodes claim a shard — a dead leader not yet detected — the higher term wins).
+    pub leads: Vec<(u64, u64)>,
     /// Recent requests per second (for the placement driver).
     pub load: u64,
 }
 
 impl Announcement {
     fn key_values(&self) -> Vec<(String, String)> {
-        let leads: Vec<String> = self.leads.iter().map(u64::to_string).collect();
+        let leads: Vec<String> = self
+            .leads
+            .iter()
+            .map(|(shard, term)| format!("{shard}:{term}"))
+            .collect();
         vec![
             (KEY_ID.into(), self.node_id.to_string()),
             (KEY_RESP.into(), self.resp_addr.to_string()),
@@ -89,7 +94,10 @@ impl Announcement {
             None | Some("") => Vec::new(),
             Some(v) => v
                 .split(',')
-                .map(|s| s.parse::<u64>().ok())
+                .map(|s| {
+                    let (shard, term) = s.split_once(':')?;
+                    Some((shard.parse::<u64>().ok()?, term.parse::<u64>().ok()?))
+                })
                 .collect::<Option<Vec<_>>>()?,
         };
         Some(Announcement {
@@ -229,7 +237,7 @@ mod tests {
             cluster_addr: SocketAddr::from(([127, 0, 0, 1], port)),
             phase: Phase::Up,
             epoch: 1,
-            leads: vec![id],
+            leads: vec![(id, 1)],
             load: 0,
         }
     }
@@ -295,7 +303,7 @@ mod tests {
         wait_for(&mut live1, "node 2 seen by node 1", |m| m.contains_key(&2)).await;
         let mut updated = me(2, a2.port());
         updated.epoch = 9;
-        updated.leads = vec![3, 4];
+        updated.leads = vec![(3, 2), (4, 7)];
         g2.publish(&updated).await;
         wait_for(&mut live1, "node 2's new epoch", |m| {
             m.get(&2).map(|a| a.epoch) == Some(9)
@@ -303,7 +311,7 @@ mod tests {
         .await;
         assert_eq!(
             live1.borrow().get(&2).map(|a| a.leads.clone()),
-            Some(vec![3, 4])
+            Some(vec![(3, 2), (4, 7)])
         );
         g2.shutdown().await.expect("shutdown");
         wait_for(&mut live1, "node 2 declared dead", |m| !m.contains_key(&2)).await;

@@ -49,10 +49,15 @@ pub fn desired(
 }
 
 /// One reconciling step on `shard`, if this replica leads it. Returns what it did, for logs.
+/// Once the membership matches, leadership moves to `preferred` (a voter peer id) if it has
+/// caught up and `transfer_allowed` — so leaders spread over the nodes as placement ranks them
+/// instead of staying wherever the shard began.
 pub async fn step(
     shard: &Shard,
     voters: BTreeMap<u64, PeerAddr>,
     learners: BTreeMap<u64, PeerAddr>,
+    preferred: Option<u64>,
+    transfer_allowed: bool,
     catchup_lag_max: u64,
     timeout: Duration,
 ) -> Result<Option<String>, String> {
@@ -127,6 +132,25 @@ pub async fn step(
         .map_err(|_| "learner removal timed out".to_string())?
         .map_err(|e| format!("learner removal: {e}"))?;
         return run(format!("learners {extra:?} removed")).await;
+    }
+    // 4. Leadership to the preferred replica, once it has caught up.
+    if let Some(to) = preferred.filter(|p| *p != m.id && want.contains(p) && transfer_allowed) {
+        let last = m.last_log_index.unwrap_or(0);
+        let matched = m
+            .replication
+            .as_ref()
+            .and_then(|r| r.get(&to).cloned().flatten())
+            .map(|l| l.index)
+            .unwrap_or(0);
+        if matched + catchup_lag_max >= last {
+            shard
+                .raft
+                .trigger()
+                .transfer_leader(to)
+                .await
+                .map_err(|e| format!("leader transfer: {e}"))?;
+            return run(format!("leadership offered to peer {to}")).await;
+        }
     }
     Ok(None)
 }

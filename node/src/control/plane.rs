@@ -47,7 +47,13 @@ pub struct Control {
     last_fetch: Mutex<Option<Instant>>,
     last_addr_fix: Mutex<Option<Instant>>,
     last_drive: Mutex<Option<Instant>>,
+    /// When each shard last offered its leadership away (one offer per `TRANSFER_EVERY`).
+    transfers: Mutex<BTreeMap<u64, Instant>>,
 }
+
+/// Least time between two leadership offers of one shard: a preferred replica that cannot take
+/// over (slow, partitioned) is not offered leadership in a tight loop.
+const TRANSFER_EVERY: Duration = Duration::from_secs(5);
 
 impl Control {
     pub fn new(
@@ -73,6 +79,7 @@ impl Control {
             last_fetch: Mutex::new(None),
             last_addr_fix: Mutex::new(None),
             last_drive: Mutex::new(None),
+            transfers: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -158,7 +165,7 @@ impl Control {
         self.fix_my_address(&map);
         for (id, shard) in &hosted {
             if shard.is_leader() {
-                self.reconcile(*id, &map);
+                self.reconcile(*id, &map, &live);
             }
         }
         if topo.meta.as_ref().is_some_and(|m| m.is_leader()) {
@@ -282,12 +289,12 @@ impl Control {
     }
 
     async fn announce(&self, topo: &Topology) {
-        let leads: Vec<u64> = self
+        let leads: Vec<(u64, u64)> = self
             .host
             .hosted()
             .iter()
             .filter(|(_, s)| s.is_leader())
-            .map(|(id, _)| *id)
+            .map(|(id, s)| (*id, s.status().term))
             .collect();
         let me = Announcement {
             node_id: self.me.0,
@@ -385,10 +392,24 @@ impl Control {
         leader.map(NodeId)
     }
 
-    fn reconcile(self: &Arc<Self>, shard: u64, map: &ClusterMap) {
+    fn reconcile(
+        self: &Arc<Self>,
+        shard: u64,
+        map: &ClusterMap,
+        live: &BTreeMap<u64, Announcement>,
+    ) {
         let Some((voters, learners)) = members::desired(map, ShardId(shard)) else {
             return;
         };
+        let preferred = preferred_leader(map, ShardId(shard), |n| {
+            n == self.me || live.contains_key(&n.0)
+        });
+        let transfer_allowed = self
+            .transfers
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&shard)
+            .is_none_or(|t| t.elapsed() >= TRANSFER_EVERY);
         let Some(s) = self.host.hosted().get(&shard).cloned() else {
             return;
         };
@@ -398,10 +419,25 @@ impl Control {
         let this = self.clone();
         tokio::spawn(async move {
             let timeout = this.rpc_timeout() * 5;
-            if let Err(e) =
-                members::step(&s, voters, learners, this.cfg.catchup_lag_max, timeout).await
-            {
-                tracing::warn!(shard, error = %e, "membership step failed");
+            let lag = this.cfg.catchup_lag_max;
+            let stepped = members::step(
+                &s,
+                voters,
+                learners,
+                preferred,
+                transfer_allowed,
+                lag,
+                timeout,
+            );
+            match stepped.await {
+                Ok(Some(what)) if what.starts_with("leadership") => {
+                    this.transfers
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .insert(shard, Instant::now());
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(shard, error = %e, "membership step failed"),
             }
             this.release(shard);
         });
@@ -449,6 +485,22 @@ impl Control {
     }
 }
 
+/// The replica that should lead `shard`: the first live replica in placement order (the ring's
+/// order for the shard over the map's `Up` nodes), as its peer id. Placement spreads first
+/// replicas evenly by weight, so leaders spread too.
+fn preferred_leader(
+    map: &ClusterMap,
+    shard: ShardId,
+    live: impl Fn(NodeId) -> bool,
+) -> Option<u64> {
+    let info = map.shard(shard)?;
+    let up = tanli_router::up_nodes(map);
+    tanli_router::place(&up, shard, up.len())
+        .into_iter()
+        .filter(|n| live(*n))
+        .find_map(|n| info.replica_on(n).map(|r| r.peer.0))
+}
+
 /// True (and records now) if the last attempt was long enough ago.
 fn due(last: &Mutex<Option<Instant>>) -> bool {
     let mut last = last.lock().unwrap_or_else(|e| e.into_inner());
@@ -478,8 +530,12 @@ fn hint_leaders(
         });
         let gossiped = || {
             live.values()
-                .find(|a| a.leads.contains(&id.0))
-                .map(|a| NodeId(a.node_id))
+                .filter_map(|a| {
+                    let (_, term) = a.leads.iter().find(|(s, _)| *s == id.0)?;
+                    Some((*term, a.node_id))
+                })
+                .max()
+                .map(|(_, node)| NodeId(node))
         };
         let hint = local.or_else(gossiped);
         if hint.is_some() && m.set_leader_hint(*id, hint).is_err() {

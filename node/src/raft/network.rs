@@ -8,7 +8,8 @@ use std::sync::Arc;
 use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::{RPCOption, RaftNetworkFactory, RaftNetworkV2};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
+    TransferLeaderResponse, VoteRequest, VoteResponse,
 };
 use openraft::OptionalSend;
 use tanli_storage::types::{PeerAddr, PeerId, ShardId, Snapshot, SnapshotData, TypeConfig, Vote};
@@ -117,6 +118,21 @@ impl ShardNetwork {
 
 impl RaftNetworkV2<TypeConfig> for ShardNetwork {
     type SnapshotData = SnapshotData;
+
+    async fn transfer_leader(
+        &mut self,
+        req: TransferLeaderRequest<TypeConfig>,
+        option: RPCOption,
+    ) -> Result<TransferLeaderResponse<TypeConfig>, RPCError<TypeConfig>> {
+        match self
+            .call(Request::TransferLeader(req), &option)
+            .await
+            .map_err(|e| self.rpc_error(e))?
+        {
+            Response::TransferLeader(r) => Ok(r),
+            _ => Err(self.unexpected()),
+        }
+    }
 
     async fn append_entries(
         &mut self,

@@ -208,6 +208,11 @@ async fn handle(raft: &Raft, req: Request) -> Result<Response, WireError> {
             .await
             .map(Response::Snapshot)
             .map_err(|e| raft_err(&e)),
+        Request::TransferLeader(r) => raft
+            .handle_transfer_leader(r)
+            .await
+            .map(Response::TransferLeader)
+            .map_err(|e| raft_err(&e)),
         Request::Meta(_) | Request::FetchMap | Request::Membership => Err(WireError::Refused(
             "control request on the raft path".into(),
         )),

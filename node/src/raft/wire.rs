@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use tanli_storage::types::{ShardId, SnapshotMeta, TypeConfig, Vote};
 
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
+    TransferLeaderResponse, VoteRequest, VoteResponse,
 };
 
 const WIRE_V1: u8 = 1;
@@ -39,6 +40,7 @@ pub enum Request {
         meta: SnapshotMeta,
         data: Vec<u8>,
     },
+    TransferLeader(TransferLeaderRequest<TypeConfig>),
     /// Control plane: a [`crate::control::meta::MetaCmd`] (encoded) for the meta leader.
     Meta(Vec<u8>),
     /// Control plane: the newest cluster map this node holds.
@@ -52,6 +54,7 @@ pub enum Response {
     Append(AppendEntriesResponse<TypeConfig>),
     Vote(VoteResponse<TypeConfig>),
     Snapshot(SnapshotResponse<TypeConfig>),
+    TransferLeader(TransferLeaderResponse<TypeConfig>),
     /// The encoded [`crate::control::meta::MetaReply`], plus the cluster id (a joining node
     /// learns it here).
     Meta {
