@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use openraft::rt::watch::WatchReceiver;
-use openraft::ChangeMembers;
+use openraft::{ChangeMembers, Instant};
 use tanli_router::{ClusterMap, ShardId};
 use tanli_storage::types::PeerAddr;
 
@@ -52,6 +52,7 @@ pub fn desired(
 /// Once the membership matches, leadership moves to `preferred` (a voter peer id) if it has
 /// caught up and `transfer_allowed` — so leaders spread over the nodes as placement ranks them
 /// instead of staying wherever the shard began.
+#[allow(clippy::too_many_arguments)]
 pub async fn step(
     shard: &Shard,
     voters: BTreeMap<u64, PeerAddr>,
@@ -59,12 +60,31 @@ pub async fn step(
     preferred: Option<u64>,
     transfer_allowed: bool,
     catchup_lag_max: u64,
+    fresh: Duration,
     timeout: Duration,
 ) -> Result<Option<String>, String> {
     let m = shard.raft.metrics().borrow_watched().clone();
     if m.state != openraft::ServerState::Leader {
         return Ok(None);
     }
+    // A peer counts as caught up when it is within `catchup_lag_max` entries of the leader and
+    // has acknowledged the leader within `fresh` (a replica that died after catching up is not
+    // made a voter, nor handed the leadership).
+    let last = m.last_log_index.unwrap_or(0);
+    let caught_up = |peer: u64| {
+        let matched = m
+            .replication
+            .as_ref()
+            .and_then(|r| r.get(&peer).cloned().flatten())
+            .map(|l| l.index)
+            .unwrap_or(0);
+        let acked = m
+            .heartbeat
+            .as_ref()
+            .and_then(|h| h.get(&peer).cloned().flatten())
+            .is_some_and(|t| t.elapsed() <= fresh);
+        matched + catchup_lag_max >= last && acked
+    };
     let membership = m.membership_config.membership().clone();
     if membership.get_joint_config().len() > 1 {
         // A change is in progress; openraft finishes it.
@@ -89,17 +109,9 @@ pub async fn step(
     // 2. Voters as the map says, once every new voter has caught up.
     let want: BTreeSet<u64> = voters.keys().copied().collect();
     if want != current_voters {
-        let last = m.last_log_index.unwrap_or(0);
-        let replication = m.replication.clone().unwrap_or_default();
         let lagging: Vec<u64> = want
             .difference(&current_voters)
-            .filter(|p| {
-                let matched = replication
-                    .get(*p)
-                    .and_then(|l| l.as_ref().map(|l| l.index))
-                    .unwrap_or(0);
-                matched + catchup_lag_max < last
-            })
+            .filter(|p| !caught_up(**p))
             .copied()
             .collect();
         if !lagging.is_empty() {
@@ -135,14 +147,7 @@ pub async fn step(
     }
     // 4. Leadership to the preferred replica, once it has caught up.
     if let Some(to) = preferred.filter(|p| *p != m.id && want.contains(p) && transfer_allowed) {
-        let last = m.last_log_index.unwrap_or(0);
-        let matched = m
-            .replication
-            .as_ref()
-            .and_then(|r| r.get(&to).cloned().flatten())
-            .map(|l| l.index)
-            .unwrap_or(0);
-        if matched + catchup_lag_max >= last {
+        if caught_up(to) {
             shard
                 .raft
                 .trigger()

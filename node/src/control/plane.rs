@@ -420,6 +420,7 @@ impl Control {
         tokio::spawn(async move {
             let timeout = this.rpc_timeout() * 5;
             let lag = this.cfg.catchup_lag_max;
+            let fresh = Duration::from_millis(this.cfg.heartbeat_interval_ms * 3);
             let stepped = members::step(
                 &s,
                 voters,
@@ -427,6 +428,7 @@ impl Control {
                 preferred,
                 transfer_allowed,
                 lag,
+                fresh,
                 timeout,
             );
             match stepped.await {
