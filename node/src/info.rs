@@ -136,6 +136,22 @@ fn stats(node: &Node, out: &mut String) -> std::fmt::Result {
         out,
         "wal_sync_waiters:{}\r",
         node.store.stats.wal_sync_waiters.load(Ordering::Relaxed)
+    )?;
+    let rpc = &node.rpc_stats;
+    writeln!(
+        out,
+        "cluster_bytes_in:{}\r",
+        rpc.bytes_in.load(Ordering::Relaxed)
+    )?;
+    writeln!(
+        out,
+        "cluster_bytes_out:{}\r",
+        rpc.bytes_out.load(Ordering::Relaxed)
+    )?;
+    writeln!(
+        out,
+        "cluster_snapshots_installed:{}\r",
+        rpc.snapshots_installed.load(Ordering::Relaxed)
     )
 }
 

@@ -30,6 +30,7 @@ use crate::control::plane::{self, Control};
 use crate::control::topology::Topology;
 use crate::raft::service::{self, ControlService, ControlSlot, Registry, ServiceConfig};
 use crate::raft::transport::{Transport, TransportConfig};
+use crate::raft::RpcStats;
 use crate::shard::Shard;
 
 /// What every connection shares.
@@ -42,6 +43,8 @@ pub struct Node {
     pub store: Store,
     pub started: Instant,
     pub commands_processed: AtomicU64,
+    /// Node-to-node traffic, for INFO stats.
+    pub rpc_stats: Arc<RpcStats>,
     /// The control plane's newest published view.
     pub topology: watch::Receiver<Arc<Topology>>,
 }
@@ -112,7 +115,7 @@ async fn identity(
         return Ok((id, Origin::Bootstrap));
     }
     // A stranger's transport: no cluster id yet, so peers accept only control requests from it.
-    let transport = Transport::new(transport_config(cfg, String::new(), 0));
+    let transport = Transport::new(transport_config(cfg, String::new(), 0, Arc::default()));
     let mut seeds = Vec::new();
     for s in &cfg.join {
         let found = tokio::net::lookup_host(s.as_str())
@@ -153,8 +156,14 @@ async fn identity(
     Ok((id, Origin::Joined))
 }
 
-fn transport_config(cfg: &Config, cluster_id: String, node_id: u64) -> TransportConfig {
+fn transport_config(
+    cfg: &Config,
+    cluster_id: String,
+    node_id: u64,
+    stats: Arc<RpcStats>,
+) -> TransportConfig {
     TransportConfig {
+        stats,
         bind: cfg.bind,
         cluster_id,
         node_id,
@@ -192,10 +201,12 @@ pub async fn run(
     let me = NodeId(identity.node_id);
     tracing::info!(node = identity.node_id, cluster = %identity.cluster_id, dir = %cfg.data_dir.display(), "data directory opened");
 
+    let rpc_stats: Arc<RpcStats> = Arc::default();
     let transport = Transport::new(transport_config(
         &cfg,
         identity.cluster_id.clone(),
         identity.node_id,
+        rpc_stats.clone(),
     ));
     let registry: Registry = Arc::new(RwLock::new(HashMap::new()));
     let control_slot: ControlSlot = Arc::default();
@@ -204,6 +215,7 @@ pub async fn run(
         registry.clone(),
         control_slot.clone(),
         ServiceConfig {
+            stats: rpc_stats.clone(),
             cluster_id: identity.cluster_id.clone(),
             frame_bytes_max: cfg.rpc_frame_bytes_max,
             inflight_max: cfg.rpc_inflight_max,
@@ -253,6 +265,7 @@ pub async fn run(
         started: Instant::now(),
         commands_processed: AtomicU64::new(0),
         topology,
+        rpc_stats,
     });
     let _ = ready.send(Bound {
         node_id: identity.node_id,

@@ -6,6 +6,7 @@ pub mod service;
 pub mod transport;
 pub mod wire;
 
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 
 use openraft::SnapshotPolicy;
@@ -26,4 +27,15 @@ pub fn raft_config(cfg: &Config) -> anyhow::Result<Arc<openraft::Config>> {
         ..Default::default()
     };
     Ok(Arc::new(c.validate()?))
+}
+
+/// Node-to-node traffic counters (INFO stats): what a catch-up or a move costs on the wire.
+#[derive(Debug, Default)]
+pub struct RpcStats {
+    /// Frame bytes received on peer connections (requests served and replies to our calls).
+    pub bytes_in: AtomicU64,
+    /// Frame bytes sent on peer connections.
+    pub bytes_out: AtomicU64,
+    /// Full snapshots this node installed from a leader.
+    pub snapshots_installed: AtomicU64,
 }

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::io::Cursor;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 
 use futures::{SinkExt, StreamExt};
@@ -37,6 +38,7 @@ pub type ControlSlot = Arc<std::sync::OnceLock<Arc<dyn ControlService>>>;
 
 #[derive(Clone)]
 pub struct ServiceConfig {
+    pub stats: Arc<super::RpcStats>,
     pub cluster_id: String,
     pub frame_bytes_max: usize,
     pub inflight_max: usize,
@@ -117,9 +119,13 @@ async fn connection(
     reader
         .decoder_mut()
         .set_max_frame_length(cfg.frame_bytes_max);
-    let (tx, mut rx) = mpsc::channel(cfg.inflight_max);
+    let (tx, mut rx) = mpsc::channel::<bytes::Bytes>(cfg.inflight_max);
+    let stats = cfg.stats.clone();
     let writer_task = tokio::spawn(async move {
         while let Some(frame) = rx.recv().await {
+            stats
+                .bytes_out
+                .fetch_add(frame.len() as u64, Ordering::Relaxed);
             if writer.send(frame).await.is_err() {
                 break;
             }
@@ -127,6 +133,11 @@ async fn connection(
     });
     let permits = Arc::new(Semaphore::new(cfg.inflight_max));
     while let Some(item) = reader.next().await {
+        if let Ok(b) = &item {
+            cfg.stats
+                .bytes_in
+                .fetch_add(b.len() as u64, Ordering::Relaxed);
+        }
         let frame = match item
             .map_err(|e| e.to_string())
             .and_then(|b| wire::decode(&b).map_err(|e| e.to_string()))
@@ -158,6 +169,11 @@ async fn connection(
             .get(&shard)
             .cloned();
         let control = control.get().cloned();
+        if matches!(body, Request::Snapshot { .. }) {
+            cfg.stats
+                .snapshots_installed
+                .fetch_add(1, Ordering::Relaxed);
+        }
         let tx = tx.clone();
         tokio::spawn(async move {
             let body = match (raft, control) {

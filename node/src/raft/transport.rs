@@ -38,6 +38,7 @@ pub enum CallError {
 
 #[derive(Debug, Clone)]
 pub struct TransportConfig {
+    pub stats: Arc<super::RpcStats>,
     pub bind: IpAddr,
     pub cluster_id: String,
     pub node_id: u64,
@@ -194,8 +195,12 @@ impl Transport {
         writer.send(hello).await.map_err(unreachable)?;
         let (tx, mut rx) = mpsc::channel::<Bytes>(self.cfg.inflight_max);
         let pending: Pending = Arc::default();
+        let (stats_out, stats_in) = (self.cfg.stats.clone(), self.cfg.stats.clone());
         let writer_task = tokio::spawn(async move {
             while let Some(frame) = rx.recv().await {
+                stats_out
+                    .bytes_out
+                    .fetch_add(frame.len() as u64, Ordering::Relaxed);
                 if let Err(e) = writer.send(frame).await {
                     tracing::debug!(%addr, error = %e, "raft connection write failed");
                     break;
@@ -205,6 +210,11 @@ impl Transport {
         let reader_pending = pending.clone();
         tokio::spawn(async move {
             while let Some(item) = reader.next().await {
+                if let Ok(b) = &item {
+                    stats_in
+                        .bytes_in
+                        .fetch_add(b.len() as u64, Ordering::Relaxed);
+                }
                 let frame = match item
                     .map_err(|e| e.to_string())
                     .and_then(|b| wire::decode(&b).map_err(|e| e.to_string()))
