@@ -56,6 +56,7 @@ fn topo(me: u64, map: Option<ClusterMap>, live: Vec<(u64, Announcement)>) -> Top
         shards: BTreeMap::new(),
         meta: None,
         live: Arc::new(live.into_iter().collect()),
+        published: std::time::Instant::now(),
     }
 }
 

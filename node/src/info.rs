@@ -180,7 +180,12 @@ fn cluster(node: &Node, out: &mut String) -> std::fmt::Result {
     let pending = topo.map.as_ref().map_or(0, |m| {
         tanli_router::plan_replicas(m, node.config.replication_factor).len()
     });
-    writeln!(out, "cluster_placement_pending:{pending}\r")
+    writeln!(out, "cluster_placement_pending:{pending}\r")?;
+    writeln!(
+        out,
+        "cluster_view_age_ms:{}\r",
+        topo.published.elapsed().as_millis()
+    )
 }
 
 fn raft(node: &Node, out: &mut String) -> std::fmt::Result {

@@ -27,23 +27,40 @@ pub fn route(topo: &Topology, keys: &[&[u8]], mode: Mode) -> Result<Target, Clus
             "The cluster is down: this node has no cluster map yet".into(),
         ));
     };
-    match decide(map, topo.me, keys, mode) {
-        Route::Keyless => Ok(Target::Keyless),
-        Route::Local(id) => {
-            let slot = keys.first().map(|k| slot_of(k)).unwrap_or(0);
-            match topo.shard(id) {
-                Some(shard) => Ok(Target::Shard {
-                    slot,
-                    shard: shard.clone(),
-                }),
-                None => Err(ClusterError::TryAgain(format!(
-                    "shard {id} is not started on this node yet"
-                ))),
-            }
+    let decided = decide(map, topo.me, keys, mode);
+    if let Route::Keyless | Route::CrossSlot = decided {
+        return match decided {
+            Route::Keyless => Ok(Target::Keyless),
+            _ => Err(ClusterError::CrossSlot),
+        };
+    }
+    let slot = keys.first().map(|k| slot_of(k)).unwrap_or(0);
+    // A shard hosted here is routed by its Raft's state now, not by the published hint, which
+    // lags a leadership change by up to one control round (two nodes could redirect a client
+    // back and forth meanwhile).
+    if let Some(shard) = topo.shard(map.shard_of_slot(slot)) {
+        if shard.is_leader() || mode.readonly {
+            return Ok(Target::Shard {
+                slot,
+                shard: shard.clone(),
+            });
         }
+        return Err(match shard.leader_node() {
+            Some(node) if node != topo.me.0 => ClusterError::Moved {
+                slot,
+                addr: topo.resp_addr(NodeId(node)).unwrap_or_default(),
+            },
+            _ => {
+                ClusterError::TryAgain(format!("hash slot {slot}: its shard is electing a leader"))
+            }
+        });
+    }
+    match decided {
+        Route::Local(id) => Err(ClusterError::TryAgain(format!(
+            "shard {id} is not started on this node yet"
+        ))),
         Route::Moved { slot, addr } => Err(ClusterError::Moved { slot, addr }),
-        Route::CrossSlot => Err(ClusterError::CrossSlot),
-        Route::ClusterDown { slot } => Err(ClusterError::ClusterDown(format!(
+        _ => Err(ClusterError::ClusterDown(format!(
             "The cluster is down: hash slot {slot} has no leader"
         ))),
     }
@@ -54,6 +71,11 @@ pub fn route(topo: &Topology, keys: &[&[u8]], mode: Mode) -> Result<Target, Clus
 /// the replica joined (a re-mounted node has moved).
 pub fn redirect(topo: &Topology, slot: Option<u16>, e: ShardError) -> ClusterError {
     match (e, slot) {
+        // This replica was the leader it would name (it just stepped down, a transfer or an
+        // election is under way): a redirect to itself would loop; ask the client to retry.
+        (ShardError::NotLeader(Some(leader)), _) if leader.node_id == topo.me.0 => {
+            ClusterError::TryAgain("the shard's leadership is changing".into())
+        }
         (ShardError::NotLeader(Some(leader)), Some(slot)) => ClusterError::Moved {
             slot,
             addr: topo

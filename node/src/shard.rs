@@ -208,6 +208,17 @@ impl Shard {
         }
     }
 
+    /// The node (not peer) this replica currently knows as its leader, if any.
+    pub fn leader_node(&self) -> Option<u64> {
+        let m = self.raft.metrics();
+        let m = m.borrow_watched();
+        let leader = m.current_leader?;
+        m.membership_config
+            .membership()
+            .get_node(&leader)
+            .map(|a| a.node_id)
+    }
+
     pub fn is_leader(&self) -> bool {
         self.raft.metrics().borrow_watched().state == ServerState::Leader
     }

@@ -145,6 +145,8 @@ pub enum MapError {
     LeaderNotReplica { shard: ShardId, node: NodeId },
     #[error("unknown shard {shard}")]
     UnknownShard { shard: ShardId },
+    #[error("no node {node} in the map")]
+    UnknownNode { node: NodeId },
     #[error("a cluster needs 1..={SLOT_COUNT} data shards, not {count}")]
     BadShardCount { count: u16 },
     #[error("peer ids ran past u64::MAX")]
@@ -473,6 +475,23 @@ impl ClusterMap {
             }
         }
         info.leader = leader;
+        Ok(())
+    }
+
+    /// Records where `node` is reachable now, as gossip says (after a volume re-mount, before
+    /// the meta shard has recorded it). A hint like the leader hint: the epoch stays.
+    pub fn set_node_addrs(
+        &mut self,
+        node: NodeId,
+        resp_addr: String,
+        cluster_addr: String,
+    ) -> Result<(), MapError> {
+        let info = self
+            .nodes
+            .get_mut(&node)
+            .ok_or(MapError::UnknownNode { node })?;
+        info.resp_addr = resp_addr;
+        info.cluster_addr = cluster_addr;
         Ok(())
     }
 

@@ -156,13 +156,17 @@ impl Control {
                 .collect(),
             meta: hosted.get(&0).cloned(),
             live: live.clone(),
+            published: Instant::now(),
         };
         let topo = Arc::new(topo);
         self.topo.send_replace(topo.clone());
         self.announce(&topo).await;
-        let Some(map) = hinted else { return };
+        let (Some(map), Some(recorded)) = (hinted, map) else {
+            return;
+        };
         self.fetch_newer(&map, &live);
-        self.fix_my_address(&map);
+        // Against the map as recorded, not as overlaid with gossiped addresses.
+        self.fix_my_address(&recorded);
         for (id, shard) in &hosted {
             if shard.is_leader() {
                 self.reconcile(*id, &map, &live);
@@ -513,7 +517,11 @@ fn due(last: &Mutex<Option<Instant>>) -> bool {
     true
 }
 
-/// `map` with each shard's leader hint from this node's own replica (exact) or else gossip.
+/// `map` with each shard's leader hint: for a shard hosted here, what this replica's Raft knows
+/// (no leader known — an election is under way — means no hint, so clients are told to retry
+/// instead of being sent to a leader that may be gone); for any other shard, the gossiped claim
+/// with the highest term (a dead leader's claim lingers until gossip notices, but loses to its
+/// successor's).
 fn hint_leaders(
     map: &ClusterMap,
     hosted: &BTreeMap<u64, Arc<crate::shard::Shard>>,
@@ -521,31 +529,43 @@ fn hint_leaders(
 ) -> ClusterMap {
     let mut m = map.clone();
     for id in map.shards().keys() {
-        let local = hosted.get(&id.0).and_then(|s| {
-            let metrics = s.raft.metrics().borrow_watched().clone();
-            let leader = metrics.current_leader?;
-            if id.0 == 0 {
-                return Some(NodeId(leader));
+        let hint = match hosted.get(&id.0) {
+            Some(s) => {
+                let metrics = s.raft.metrics().borrow_watched().clone();
+                metrics.current_leader.and_then(|leader| {
+                    if id.0 == 0 {
+                        return Some(NodeId(leader));
+                    }
+                    let node = metrics.membership_config.membership().get_node(&leader)?;
+                    Some(NodeId(node.node_id))
+                })
             }
-            let node = metrics.membership_config.membership().get_node(&leader)?;
-            Some(NodeId(node.node_id))
-        });
-        let gossiped = || {
-            live.values()
+            None => live
+                .values()
                 .filter_map(|a| {
                     let (_, term) = a.leads.iter().find(|(s, _)| *s == id.0)?;
                     Some((*term, a.node_id))
                 })
                 .max()
-                .map(|(_, node)| NodeId(node))
+                .map(|(_, node)| NodeId(node)),
         };
-        let hint = local.or_else(gossiped);
-        if hint.is_some() && m.set_leader_hint(*id, hint).is_err() {
+        if m.set_leader_hint(*id, hint).is_err() {
             tracing::debug!(
                 shard = id.0,
                 ?hint,
                 "leader hint names no replica in this map"
             );
+        }
+    }
+    // Where live nodes are now (a re-mounted node, before the meta shard records it).
+    for a in live.values() {
+        let node = NodeId(a.node_id);
+        let (resp, cluster) = (a.resp_addr.to_string(), a.cluster_addr.to_string());
+        let moved = m
+            .node(node)
+            .is_some_and(|n| n.resp_addr != resp || n.cluster_addr != cluster);
+        if moved {
+            let _ = m.set_node_addrs(node, resp, cluster);
         }
     }
     m

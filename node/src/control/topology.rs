@@ -25,6 +25,8 @@ pub struct Topology {
     pub meta: Option<Arc<Shard>>,
     /// Live nodes as gossip sees them (this node included).
     pub live: Arc<BTreeMap<u64, Announcement>>,
+    /// When the control loop published this view (INFO shows its age: a stuck loop shows).
+    pub published: std::time::Instant,
 }
 
 impl Topology {
@@ -35,6 +37,7 @@ impl Topology {
             shards: BTreeMap::new(),
             meta: None,
             live: Arc::default(),
+            published: std::time::Instant::now(),
         }
     }
 
