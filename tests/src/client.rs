@@ -475,7 +475,13 @@ impl WriterLog {
     /// node connection for a node that leads every shard, or a cluster connection).
     pub fn assert_all_acked_readable(&self, conn: &mut impl ConnectionLike) {
         let keys = self.acked_keys();
-        let values = get_each(conn, &keys).expect("read back the acknowledged writes");
+        // Errors (a redirect to a node that just died, an election) are retried until the
+        // deadline; only the values read decide whether a write was lost.
+        let values = crate::wait_until(
+            Duration::from_secs(20),
+            "read back the acknowledged writes",
+            || get_each(conn, &keys).map_err(|e| e.to_string()),
+        );
         let lost: Vec<(&String, &Option<String>)> = keys
             .iter()
             .zip(&values)

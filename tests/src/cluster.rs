@@ -399,7 +399,9 @@ impl Cluster {
     }
 
     /// `SET key value` for every pair, pipelined to each shard's leader (from one read of
-    /// `CLUSTER SHARDS`); panics on any error. For bulk loads while leaders are stable.
+    /// `CLUSTER SHARDS`). A chunk refused because leadership moved meanwhile (placement hands
+    /// leadership to each shard's preferred replica) is re-sent key by key through a cluster
+    /// connection, which follows redirects; panics if that fails too.
     pub fn set_many(&self, pairs: &[(String, String)]) {
         let shards = self.shards().expect("CLUSTER SHARDS");
         let mut by_leader: std::collections::HashMap<SocketAddr, Vec<&(String, String)>> =
@@ -422,8 +424,19 @@ impl Cluster {
                 for (key, value) in chunk {
                     pipe.cmd("SET").arg(key).arg(value).ignore();
                 }
-                pipe.query::<()>(&mut c)
-                    .unwrap_or_else(|e| panic!("pipelined SETs on the leader at {addr}: {e}"));
+                if let Err(e) = pipe.query::<()>(&mut c) {
+                    eprintln!("pipelined SETs on {addr} refused ({e:.200}); re-sending one by one");
+                    let mut cc = self.cluster_conn();
+                    for (key, value) in chunk {
+                        wait_until(SETTLE_TIMEOUT, &format!("SET {key}"), || {
+                            redis::cmd("SET")
+                                .arg(key)
+                                .arg(value)
+                                .query::<()>(&mut cc)
+                                .map_err(|e| e.to_string())
+                        });
+                    }
+                }
             }
         }
     }

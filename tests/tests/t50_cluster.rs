@@ -373,8 +373,11 @@ fn any_single_node_loss_keeps_every_slot_writable() {
             "node {victim} killed: all {} shards writable after {slowest:?}",
             keys.len()
         );
-        let mut cc = cluster.cluster_conn();
-        let values = get_each(&mut cc, &keys).expect("read back with a node down");
+        // A fresh client may still be pointed at the dead node for a moment (its slot map or a
+        // redirect from a node whose gossip has not noticed yet): retry until the deadline.
+        let values = wait_until(SETTLE_TIMEOUT, "read back with a node down", || {
+            get_each(&mut cluster.cluster_conn(), &keys).map_err(|e| e.to_string())
+        });
         assert!(
             values
                 .iter()
