@@ -6,7 +6,7 @@
 //! server → connection → frame → cmd → exec → route → shard → raft → storage (tanli-storage)
 //! ```
 //!
-//! - `server`: binds listeners, opens the data directory, starts shards, accepts clients.
+//! - `server`: binds listeners, opens the data directory, bootstraps or joins, accepts clients.
 //! - `connection`: one client: session state, pipelining, replies in order.
 //! - `frame`: request decoding with limits checked before allocation.
 //! - `cmd`: typed commands (one file per family), their keys, semantics and replies.
@@ -17,8 +17,10 @@
 //!
 //! Beside them: `config` (every limit, named), `error` (the one error → reply mapping),
 //! `clients` (CLIENT LIST), `info` (INFO, HELLO), `cluster_info` (CLUSTER SHARDS, SLOTS, NODES,
-//! INFO, ... rendered from the topology). The control plane (gossip, meta shard, placement)
-//! arrives with the cluster issue.
+//! INFO, ... rendered from the topology), `keyless` (DBSIZE/KEYS/SCAN over several shards).
+//! The control plane lives in `control/` (gossip, the meta shard, placement, the hosted Raft
+//! groups): it publishes the topology the data plane routes by and never sits on the request
+//! path.
 
 pub mod clients;
 pub mod cluster_info;

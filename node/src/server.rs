@@ -1,5 +1,7 @@
-//! Starting and stopping a node: bind the listeners, open the data directory, check the node's
-//! identity, start each shard's Raft, then accept clients until shutdown.
+//! Starting and stopping a node: bind the listeners, open the data directory, establish the
+//! node's identity (restart: from the directory; first start: bootstrap a new cluster, or join
+//! one through `--join`), start the meta replica, gossip and the control loop (which starts the
+//! data shards the map gives this node), then accept clients until shutdown.
 //!
 //! A server is a function of its configuration and a shutdown token, so tests and the binary
 //! start it the same way. Listeners are bound before the data directory is touched, so a taken

@@ -64,7 +64,7 @@ pub struct Announcement {
     /// Shards this node leads, each with the Raft term of its leadership (a routing hint: when
     /// two nodes claim a shard — a dead leader not yet detected — the higher term wins).
     pub leads: Vec<(u64, u64)>,
-    /// Recent requests per second (for the placement driver).
+    /// Write load: log entries per second applied by the shards it leads (for placement).
     pub load: u64,
 }
 

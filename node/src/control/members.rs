@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use openraft::rt::watch::WatchReceiver;
 use openraft::{ChangeMembers, Instant};
-use tanli_router::{ClusterMap, ShardId};
+use tanli_router::{ClusterMap, NodeId, ShardId};
 use tanli_storage::types::PeerAddr;
 
 use crate::shard::Shard;
@@ -46,6 +46,22 @@ pub fn desired(
         }
     }
     (!voters.is_empty()).then_some((voters, learners))
+}
+
+/// The replica that should lead `shard`: the first live replica in placement order (the ring's
+/// order for the shard over the map's `Up` nodes), as its peer id. Placement spreads first
+/// replicas evenly by weight, so leaders spread too.
+pub fn preferred_leader(
+    map: &ClusterMap,
+    shard: ShardId,
+    live: impl Fn(NodeId) -> bool,
+) -> Option<u64> {
+    let info = map.shard(shard)?;
+    let up = tanli_router::up_nodes(map);
+    tanli_router::place(&up, shard, up.len())
+        .into_iter()
+        .filter(|n| live(*n))
+        .find_map(|n| info.replica_on(n).map(|r| r.peer.0))
 }
 
 /// One reconciling step on `shard`, if this replica leads it. Returns what it did, for logs.
@@ -158,4 +174,84 @@ pub async fn step(
         }
     }
     Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use tanli_router::{NodeInfo, NodeState, PeerId, Replica, ShardInfo};
+
+    use super::*;
+
+    fn node(id: u64, state: NodeState) -> NodeInfo {
+        NodeInfo {
+            id: NodeId(id),
+            resp_addr: format!("127.0.0.1:{}", 7000 + id),
+            cluster_addr: format!("127.0.0.1:{}", 17000 + id),
+            state,
+            weight: 1,
+        }
+    }
+
+    /// Nodes 1..=4 (4 still joining); shard 1 on 1, 2, 3; the meta shard's voters 1 and 2.
+    fn map() -> ClusterMap {
+        let m = ClusterMap::initial(node(1, NodeState::Up), 1, PeerId(100)).expect("map");
+        let m = m
+            .with_node(node(2, NodeState::Up))
+            .and_then(|m| m.with_node(node(3, NodeState::Up)))
+            .and_then(|m| m.with_node(node(4, NodeState::Joining)))
+            .expect("nodes");
+        let replicas = |ids: &[(u64, u64)]| -> Vec<Replica> {
+            ids.iter()
+                .map(|&(n, p)| Replica {
+                    node: NodeId(n),
+                    peer: PeerId(p),
+                })
+                .collect()
+        };
+        m.with_shard(ShardInfo {
+            id: ShardId(1),
+            replicas: replicas(&[(1, 100), (2, 101), (3, 102)]),
+            leader: None,
+        })
+        .and_then(|m| {
+            m.with_shard(ShardInfo {
+                id: ShardId::META,
+                replicas: replicas(&[(1, 1), (2, 2)]),
+                leader: None,
+            })
+        })
+        .expect("shards")
+    }
+
+    #[test]
+    fn desired_membership_of_data_and_meta_shards() {
+        let m = map();
+        let (voters, learners) = desired(&m, ShardId(1)).expect("shard 1");
+        assert_eq!(voters.keys().copied().collect::<Vec<_>>(), [100, 101, 102]);
+        assert_eq!(voters[&101].node_id, 2);
+        assert!(learners.is_empty(), "data shards want no learners");
+        let (voters, learners) = desired(&m, ShardId::META).expect("meta");
+        assert_eq!(voters.keys().copied().collect::<Vec<_>>(), [1, 2]);
+        // Every other node holds a meta learner, peer id = node id.
+        assert_eq!(learners.keys().copied().collect::<Vec<_>>(), [3, 4]);
+        assert!(desired(&m, ShardId(9)).is_none());
+    }
+
+    #[test]
+    fn preferred_leader_is_the_first_live_replica_in_placement_order() {
+        let m = map();
+        let all = |_: NodeId| true;
+        let first = preferred_leader(&m, ShardId(1), all).expect("a preferred replica");
+        assert!([100, 101, 102].contains(&first));
+        // The preferred node is down: the next replica in ring order, never a non-replica.
+        let first_node = m
+            .shard(ShardId(1))
+            .and_then(|s| s.replicas.iter().find(|r| r.peer.0 == first))
+            .map(|r| r.node)
+            .expect("node");
+        let next = preferred_leader(&m, ShardId(1), |n| n != first_node).expect("next");
+        assert_ne!(next, first);
+        assert!([100, 101, 102].contains(&next));
+        assert_eq!(preferred_leader(&m, ShardId(1), |_| false), None);
+    }
 }

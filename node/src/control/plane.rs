@@ -49,6 +49,8 @@ pub struct Control {
     last_drive: Mutex<Option<Instant>>,
     /// When each shard last offered its leadership away (one offer per `TRANSFER_EVERY`).
     transfers: Mutex<BTreeMap<u64, Instant>>,
+    /// (when, applied entries of led shards then, decayed entries/s) for the gossiped load.
+    load: Mutex<(Instant, u64, u64)>,
 }
 
 /// Least time between two leadership offers of one shard: a preferred replica that cannot take
@@ -80,6 +82,7 @@ impl Control {
             last_addr_fix: Mutex::new(None),
             last_drive: Mutex::new(None),
             transfers: Mutex::new(BTreeMap::new()),
+            load: Mutex::new((Instant::now(), 0, 0)),
         })
     }
 
@@ -293,13 +296,15 @@ impl Control {
     }
 
     async fn announce(&self, topo: &Topology) {
-        let leads: Vec<(u64, u64)> = self
-            .host
-            .hosted()
-            .iter()
-            .filter(|(_, s)| s.is_leader())
-            .map(|(id, s)| (*id, s.status().term))
-            .collect();
+        let mut leads = Vec::new();
+        let mut applied = 0u64;
+        for (id, s) in self.host.hosted() {
+            if s.is_leader() {
+                let status = s.status();
+                leads.push((id, status.term));
+                applied += status.applied_index;
+            }
+        }
         let me = Announcement {
             node_id: self.me.0,
             resp_addr: self.resp_addr,
@@ -307,9 +312,26 @@ impl Control {
             phase: Phase::Up,
             epoch: topo.epoch(),
             leads,
-            load: 0,
+            load: self.load(applied),
         };
         self.gossip.publish(&me).await;
+    }
+
+    /// Log entries per second applied by the shards this node leads, averaged over the last
+    /// few seconds: its write load, as gossip reports it to placement.
+    fn load(&self, applied_now: u64) -> u64 {
+        let mut l = self.load.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let (at, applied, rate) = *l;
+        let secs = now.duration_since(at).as_secs_f64();
+        if secs < 1.0 {
+            return rate;
+        }
+        // Leadership changes move the sum both ways; a drop is not negative load.
+        let fresh = applied_now.saturating_sub(applied) as f64 / secs;
+        let rate = (0.5 * rate as f64 + 0.5 * fresh) as u64;
+        *l = (now, applied_now, rate);
+        rate
     }
 
     fn fetch_newer(self: &Arc<Self>, map: &ClusterMap, live: &BTreeMap<u64, Announcement>) {
@@ -405,7 +427,7 @@ impl Control {
         let Some((voters, learners)) = members::desired(map, ShardId(shard)) else {
             return;
         };
-        let preferred = preferred_leader(map, ShardId(shard), |n| {
+        let preferred = members::preferred_leader(map, ShardId(shard), |n| {
             n == self.me || live.contains_key(&n.0)
         });
         let transfer_allowed = self
@@ -489,22 +511,6 @@ impl Control {
             this.release(u64::MAX);
         });
     }
-}
-
-/// The replica that should lead `shard`: the first live replica in placement order (the ring's
-/// order for the shard over the map's `Up` nodes), as its peer id. Placement spreads first
-/// replicas evenly by weight, so leaders spread too.
-fn preferred_leader(
-    map: &ClusterMap,
-    shard: ShardId,
-    live: impl Fn(NodeId) -> bool,
-) -> Option<u64> {
-    let info = map.shard(shard)?;
-    let up = tanli_router::up_nodes(map);
-    tanli_router::place(&up, shard, up.len())
-        .into_iter()
-        .filter(|n| live(*n))
-        .find_map(|n| info.replica_on(n).map(|r| r.peer.0))
 }
 
 /// True (and records now) if the last attempt was long enough ago.
