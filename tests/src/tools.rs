@@ -43,3 +43,46 @@ pub fn run(program: &str, args: &[String], stdin: &[u8], timeout: Duration) -> O
         }
     }
 }
+
+/// What one `redis-benchmark -q` run printed.
+pub struct BenchmarkRun {
+    pub stdout: String,
+    pub stderr: String,
+    /// The final line of each test (`SET: 12345.68 requests per second, p50=0.311 msec`).
+    pub finals: Vec<String>,
+    pub took: Duration,
+}
+
+/// Runs `redis-benchmark args` (which must include `-q`) with a deadline and panics unless it
+/// exits 0 and its output mentions none of `forbidden` (compared in lower case).
+pub fn benchmark(args: &[&str], timeout: Duration, forbidden: &[&str]) -> BenchmarkRun {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let started = std::time::Instant::now();
+    let out = run("redis-benchmark", &args, b"", timeout);
+    let took = started.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        out.status.success(),
+        "redis-benchmark {args:?} exited {}: {stdout}\n{stderr}",
+        out.status
+    );
+    for text in [&stdout, &stderr] {
+        let lower = text.to_lowercase();
+        if let Some(word) = forbidden.iter().find(|w| lower.contains(*w)) {
+            panic!("redis-benchmark output mentions {word:?}:\n{stdout}\n{stderr}");
+        }
+    }
+    // -q prints progress lines ending in \r and one final line per test.
+    let finals = stdout
+        .split(['\r', '\n'])
+        .filter(|line| line.contains("requests per second"))
+        .map(str::to_owned)
+        .collect();
+    BenchmarkRun {
+        stdout,
+        stderr,
+        finals,
+        took,
+    }
+}

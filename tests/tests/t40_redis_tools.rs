@@ -4,10 +4,10 @@
 //! redis-tools, so CI runs them all.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tanli_tests::client::query;
-use tanli_tests::tools::{have, run};
+use tanli_tests::tools::{benchmark, have, run};
 use tanli_tests::{Cluster, ClusterOptions, Node};
 
 /// A full `redis-benchmark -n 20000` run of four tests must finish within this time.
@@ -97,52 +97,37 @@ fn redis_cli_cluster_mode_follows_moved() {
 /// Runs `redis-benchmark -t set,get,incr,mset -n 20000 -q` against `port` and checks it exits
 /// cleanly, reports no error, and gives a rate for every test. Then checks the INCR counter:
 /// 20000 acknowledged INCRs must have been applied exactly once each.
-fn benchmark(node: &Node) {
+fn run_benchmark(node: &Node) {
     const REQUESTS: u64 = 20_000;
-    let args: Vec<String> = [
+    let (ip, port, requests) = (
+        node.addr().ip().to_string(),
+        node.port().to_string(),
+        REQUESTS.to_string(),
+    );
+    let args = [
         "-h",
-        &node.addr().ip().to_string(),
+        &ip,
         "-p",
-        &node.port().to_string(),
+        &port,
         "-t",
         "set,get,incr,mset",
         "-n",
-        &REQUESTS.to_string(),
+        &requests,
         "-q",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let started = Instant::now();
-    let out = run("redis-benchmark", &args, b"", BENCHMARK_TIMEOUT);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "redis-benchmark exited {}: {stdout}\n{stderr}",
-        out.status
-    );
-    assert!(
-        !stdout.contains("rror") && !stderr.contains("rror"),
-        "redis-benchmark reported errors:\n{stdout}\n{stderr}"
-    );
-    // -q prints progress lines ending in \r and one final line per test:
-    // `SET: 12345.68 requests per second, p50=0.311 msec`.
-    let finals: Vec<&str> = stdout
-        .split(['\r', '\n'])
-        .filter(|line| line.contains("requests per second"))
-        .collect();
+    ];
+    let bench = benchmark(&args, BENCHMARK_TIMEOUT, &["rror"]);
+    let finals = &bench.finals;
     println!(
         "redis-benchmark against {} took {:?}:\n{}",
         node.addr(),
-        started.elapsed(),
+        bench.took,
         finals.join("\n")
     );
     for test in ["SET", "GET", "INCR", "MSET (10 keys)"] {
         let line = finals
             .iter()
             .find(|line| line.trim_start().starts_with(&format!("{test}: ")))
-            .unwrap_or_else(|| panic!("no result line for {test}:\n{stdout}"));
+            .unwrap_or_else(|| panic!("no result line for {test}:\n{}", bench.stdout));
         let rate: f64 = line
             .trim_start()
             .trim_start_matches(&format!("{test}: "))
@@ -167,7 +152,7 @@ fn redis_benchmark_single_node() {
         return;
     }
     let node = Node::start_single();
-    benchmark(&node);
+    run_benchmark(&node);
 }
 
 /// `redis-benchmark` completes against the leader of a 3-node cluster (every write replicated to
@@ -192,5 +177,5 @@ fn redis_benchmark_three_node_leader() {
         leader,
         "one data shard: one leader for every key"
     );
-    benchmark(cluster.node(leader));
+    run_benchmark(cluster.node(leader));
 }

@@ -14,7 +14,7 @@ use tanli_tests::client::{self, cluster_node_id, get_each, get_many, query};
 use tanli_tests::cluster::{CATCH_UP_TIMEOUT, ELECTION_TIMEOUT, SETTLE_TIMEOUT};
 use tanli_tests::node::{distinct_loopbacks_work, READY_TIMEOUT};
 use tanli_tests::slot::key_slot;
-use tanli_tests::tools::{have, run};
+use tanli_tests::tools::{benchmark, have, run};
 use tanli_tests::{wait_until, Cluster};
 
 /// A one-shot `redis-cli` call must finish within this time.
@@ -93,12 +93,13 @@ fn redis_benchmark_cluster_mode_over_five_nodes() {
     }
     let cluster = Cluster::start(5);
     let entry = cluster.addrs()[1];
-    let args: Vec<String> = [
+    let (ip, port) = (entry.ip().to_string(), entry.port().to_string());
+    let args = [
         "--cluster",
         "-h",
-        &entry.ip().to_string(),
+        &ip,
         "-p",
-        &entry.port().to_string(),
+        &port,
         "-t",
         "set,get",
         "-n",
@@ -106,33 +107,12 @@ fn redis_benchmark_cluster_mode_over_five_nodes() {
         "-c",
         "20",
         "-q",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    let started = Instant::now();
-    let out = run("redis-benchmark", &args, b"", BENCHMARK_TIMEOUT);
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "redis-benchmark exited {}: {stdout}\n{stderr}",
-        out.status
-    );
-    for text in [&stdout, &stderr] {
-        let lower = text.to_lowercase();
-        assert!(
-            !lower.contains("error") && !lower.contains("moved") && !lower.contains("clusterdown"),
-            "redis-benchmark reported errors:\n{stdout}\n{stderr}"
-        );
-    }
-    let finals: Vec<&str> = stdout
-        .split(['\r', '\n'])
-        .filter(|line| line.contains("requests per second"))
-        .collect();
+    ];
+    let bench = benchmark(&args, BENCHMARK_TIMEOUT, &["error", "moved", "clusterdown"]);
+    let (stdout, finals) = (&bench.stdout, &bench.finals);
     println!(
         "redis-benchmark --cluster via {entry} took {:?}:\n{}\n(other output: {})",
-        started.elapsed(),
+        bench.took,
         finals.join("\n"),
         stdout.lines().take(20).collect::<Vec<_>>().join(" | ")
     );

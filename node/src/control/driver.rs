@@ -129,20 +129,12 @@ async fn settled_shards(transport: &Transport, input: &DriverInput<'_>) -> BTree
 mod tests {
     use std::sync::Arc;
 
-    use tanli_router::{NodeInfo, PeerId};
+    use tanli_router::PeerId;
 
     use super::*;
     use crate::raft::transport::TransportConfig;
 
-    fn node(id: u64, state: NodeState) -> NodeInfo {
-        NodeInfo {
-            id: NodeId(id),
-            resp_addr: format!("127.0.0.1:{}", 7000 + id),
-            cluster_addr: format!("127.0.0.1:{}", 17000 + id),
-            state,
-            weight: 1,
-        }
-    }
+    use crate::control::test_node as node;
 
     fn transport() -> Arc<Transport> {
         Transport::new(TransportConfig {

@@ -178,19 +178,11 @@ pub async fn step(
 
 #[cfg(test)]
 mod tests {
-    use tanli_router::{NodeInfo, NodeState, PeerId, Replica, ShardInfo};
+    use tanli_router::{NodeState, PeerId, Replica, ShardInfo};
 
     use super::*;
 
-    fn node(id: u64, state: NodeState) -> NodeInfo {
-        NodeInfo {
-            id: NodeId(id),
-            resp_addr: format!("127.0.0.1:{}", 7000 + id),
-            cluster_addr: format!("127.0.0.1:{}", 17000 + id),
-            state,
-            weight: 1,
-        }
-    }
+    use crate::control::test_node as node;
 
     /// Nodes 1..=4 (4 still joining); shard 1 on 1, 2, 3; the meta shard's voters 1 and 2.
     fn map() -> ClusterMap {

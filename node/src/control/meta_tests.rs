@@ -5,13 +5,7 @@ use super::*;
 use crate::cmd::testkv::MemKv;
 
 fn node(id: u64) -> NodeInfo {
-    NodeInfo {
-        id: NodeId(id),
-        resp_addr: format!("127.0.0.1:{}", 7000 + id),
-        cluster_addr: format!("127.0.0.1:{}", 17000 + id),
-        state: NodeState::Up,
-        weight: 1,
-    }
+    crate::control::test_node(id, NodeState::Up)
 }
 
 fn apply(kv: &mut MemKv, cmd: MetaCmd) -> MetaReply {

@@ -18,3 +18,15 @@ pub mod members;
 pub mod meta;
 pub mod plane;
 pub mod topology;
+
+/// A node record for tests: RESP port 7000 + id, cluster port 17000 + id, weight 1.
+#[cfg(test)]
+pub(crate) fn test_node(id: u64, state: tanli_router::NodeState) -> tanli_router::NodeInfo {
+    tanli_router::NodeInfo {
+        id: tanli_router::NodeId(id),
+        resp_addr: format!("127.0.0.1:{}", 7000 + id),
+        cluster_addr: format!("127.0.0.1:{}", 17000 + id),
+        state,
+        weight: 1,
+    }
+}
