@@ -176,9 +176,15 @@ fn keyspace(node: &Node, out: &mut String) -> std::fmt::Result {
 fn cluster(node: &Node, out: &mut String) -> std::fmt::Result {
     let topo = node.topology();
     crate::cluster_info::info_section(&topo, out)?;
-    // Replica moves placement still has to make on the map this node holds (0: settled).
+    // What placement still has to do on the map this node holds (0: settled): nodes to admit
+    // (still joining) and replica moves.
     let pending = topo.map.as_ref().map_or(0, |m| {
-        tanli_router::plan_replicas(m, node.config.replication_factor).len()
+        let joining = m
+            .nodes()
+            .values()
+            .filter(|n| n.state == tanli_router::NodeState::Joining)
+            .count();
+        joining + tanli_router::plan_replicas(m, node.config.replication_factor).len()
     });
     writeln!(out, "cluster_placement_pending:{pending}\r")?;
     writeln!(

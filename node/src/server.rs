@@ -356,7 +356,9 @@ async fn start_gossip(
 }
 
 /// Waits until the node can serve: it has a cluster map, and (a new cluster) leads every
-/// initial shard, so the first client of a fresh node is served at once.
+/// initial shard, so the first client of a fresh node is served at once. A node that just
+/// joined also waits, briefly, to hear another node by gossip, so it can redirect clients to
+/// the shards' leaders from its first request.
 async fn wait_until_serving(
     topology: &mut watch::Receiver<Arc<Topology>>,
     origin: &Origin,
@@ -375,8 +377,20 @@ async fn wait_until_serving(
         .await
         .map_err(|_| anyhow::anyhow!("no cluster map within {within:?}"))?
         .map_err(|_| anyhow::anyhow!("control plane stopped"))?;
+    if let Origin::Joined = origin {
+        let heard = |t: &Arc<Topology>| t.live.keys().any(|n| *n != t.me.0);
+        let hearing = tokio::time::timeout(JOINED_GOSSIP_WAIT, topology.wait_for(heard)).await;
+        if hearing.is_err() {
+            tracing::warn!(
+                "no other node heard by gossip within {JOINED_GOSSIP_WAIT:?}; serving anyway"
+            );
+        }
+    }
     Ok(())
 }
+
+/// How long a node that just joined waits to hear its peers by gossip before serving.
+const JOINED_GOSSIP_WAIT: Duration = Duration::from_secs(10);
 
 async fn accept(listener: TcpListener, node: Arc<Node>, shutdown: CancellationToken) {
     let slots = Arc::new(Semaphore::new(node.config.connections_max));
