@@ -240,7 +240,22 @@ pub async fn run(
         cluster_addr: adv.1.to_string(),
         resp_addr: adv.0.to_string(),
     };
-    if let Origin::Bootstrap = origin {
+    // A new cluster; or node 1 of one whose first start stopped between recording its identity
+    // and committing the first map (both steps are idempotent).
+    // Only while the meta shard still has node 1 as its sole voter: once others joined, the map
+    // exists (they joined through it).
+    let alone = meta
+        .status()
+        .membership
+        .membership()
+        .voter_ids()
+        .eq([identity.node_id]);
+    let unfinished = matches!(origin, Origin::Existing)
+        && identity.node_id == 1
+        && cfg.join.is_empty()
+        && alone
+        && MetaState::read(&meta.reader)?.is_none();
+    if matches!(origin, Origin::Bootstrap) || unfinished {
         bootstrap(&host, &meta, me_addr.clone(), &cfg).await?;
     }
     let gossip = start_gossip(&cfg, &identity, &store, adv).await?;

@@ -100,6 +100,15 @@ impl MetaCmd {
     pub fn encode(&self) -> Vec<u8> {
         encode(self)
     }
+
+    /// Whether `bytes` is an encoded [`MetaCmd::Join`] (the only request a node outside the
+    /// cluster may send).
+    pub fn is_join(bytes: &[u8]) -> bool {
+        matches!(
+            decode::<MetaCmd>("meta command", bytes),
+            Ok(MetaCmd::Join { .. })
+        )
+    }
 }
 
 impl MetaReply {

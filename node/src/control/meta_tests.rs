@@ -159,3 +159,21 @@ fn bootstrap_join_and_replicas_allocate_ids_never_reused() {
         .expect("apply");
     assert!(matches!(MetaReply::decode(&b), Ok(MetaReply::Refused(_))));
 }
+
+#[test]
+fn only_a_join_passes_for_a_node_outside_the_cluster() {
+    let join = MetaCmd::Join {
+        resp_addr: "r".into(),
+        cluster_addr: "c".into(),
+        weight: 1,
+    };
+    assert!(MetaCmd::is_join(&join.encode()));
+    let other = MetaCmd::SetState {
+        node: NodeId(1),
+        state: NodeState::Removed,
+        if_epoch: 1,
+    };
+    assert!(!MetaCmd::is_join(&other.encode()));
+    assert!(!MetaCmd::is_join(&[]));
+    assert!(!MetaCmd::is_join(&[9, 0]));
+}

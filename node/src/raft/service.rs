@@ -159,8 +159,14 @@ async fn connection(
             body,
             Request::Meta(_) | Request::FetchMap | Request::Membership
         );
-        if stranger && !is_control {
-            tracing::warn!(?peer, "raft message from a node outside the cluster");
+        // A node outside the cluster may ask to join, and nothing else.
+        let is_join =
+            matches!(&body, Request::Meta(cmd) if crate::control::meta::MetaCmd::is_join(cmd));
+        if stranger && !is_join {
+            tracing::warn!(
+                ?peer,
+                "a node outside the cluster sent more than a join request"
+            );
             break;
         }
         let raft = registry
