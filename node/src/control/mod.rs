@@ -8,15 +8,18 @@
 //! - `topology`: the published view joining map, hosted shards and gossip.
 //! - `plane`: the control loop that acts on them; `host` starts and removes Raft groups;
 //!   `members` steps a led group's membership toward the map; `driver` (meta leader only) plans
-//!   map changes; `client` sends control requests to other nodes.
+//!   map changes; `client` sends control requests to other nodes, `rpc` answers them; `hints`
+//!   lays leader and address hints over the map before it is published.
 
 pub mod client;
 pub mod driver;
 pub mod gossip;
+pub mod hints;
 pub mod host;
 pub mod members;
 pub mod meta;
 pub mod plane;
+pub mod rpc;
 pub mod topology;
 
 /// A node record for tests: RESP port 7000 + id, cluster port 17000 + id, weight 1.

@@ -12,7 +12,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use futures::future::{BoxFuture, FutureExt};
 use openraft::rt::watch::WatchReceiver;
 use tanli_router::{ClusterMap, NodeId, ShardId};
 use tanli_storage::types::PeerAddr;
@@ -24,10 +23,7 @@ use crate::control::gossip::{Announcement, Gossip, Phase};
 use crate::control::host::Host;
 use crate::control::meta::{MetaApplier, MetaCmd, MetaReply, MetaState};
 use crate::control::topology::Topology;
-use crate::control::{client, driver, members};
-use crate::raft::service::ControlService;
-use crate::raft::wire::{Request, Response, WireError};
-use crate::shard::ShardError;
+use crate::control::{client, driver, hints, members};
 
 /// How often a node asks for a newer map it heard of, or re-sends its address correction.
 const RETRY_EVERY: Duration = Duration::from_secs(1);
@@ -148,7 +144,7 @@ impl Control {
         let hosted = self.host.hosted();
         let hinted = map
             .as_ref()
-            .map(|m| Arc::new(hint_leaders(m, &hosted, &live)));
+            .map(|m| Arc::new(hints::hint_leaders(m, &hosted, &live)));
         let topo = Topology {
             me: self.me,
             map: hinted.clone(),
@@ -286,7 +282,7 @@ impl Control {
         });
     }
 
-    fn book_addr(&self, node: NodeId) -> Option<SocketAddr> {
+    pub fn book_addr(&self, node: NodeId) -> Option<SocketAddr> {
         self.host
             .book
             .read()
@@ -521,121 +517,6 @@ fn due(last: &Mutex<Option<Instant>>) -> bool {
     }
     *last = Some(Instant::now());
     true
-}
-
-/// `map` with each shard's leader hint: for a shard hosted here, what this replica's Raft knows
-/// (no leader known — an election is under way — means no hint, so clients are told to retry
-/// instead of being sent to a leader that may be gone); for any other shard, the gossiped claim
-/// with the highest term (a dead leader's claim lingers until gossip notices, but loses to its
-/// successor's).
-fn hint_leaders(
-    map: &ClusterMap,
-    hosted: &BTreeMap<u64, Arc<crate::shard::Shard>>,
-    live: &BTreeMap<u64, Announcement>,
-) -> ClusterMap {
-    let mut m = map.clone();
-    for id in map.shards().keys() {
-        let hint = match hosted.get(&id.0) {
-            Some(s) => {
-                let metrics = s.raft.metrics().borrow_watched().clone();
-                metrics.current_leader.and_then(|leader| {
-                    if id.0 == 0 {
-                        return Some(NodeId(leader));
-                    }
-                    let node = metrics.membership_config.membership().get_node(&leader)?;
-                    Some(NodeId(node.node_id))
-                })
-            }
-            None => live
-                .values()
-                .filter_map(|a| {
-                    let (_, term) = a.leads.iter().find(|(s, _)| *s == id.0)?;
-                    Some((*term, a.node_id))
-                })
-                .max()
-                .map(|(_, node)| NodeId(node)),
-        };
-        if m.set_leader_hint(*id, hint).is_err() {
-            tracing::debug!(
-                shard = id.0,
-                ?hint,
-                "leader hint names no replica in this map"
-            );
-        }
-    }
-    // Where live nodes are now (a re-mounted node, before the meta shard records it).
-    for a in live.values() {
-        let node = NodeId(a.node_id);
-        let (resp, cluster) = (a.resp_addr.to_string(), a.cluster_addr.to_string());
-        let moved = m
-            .node(node)
-            .is_some_and(|n| n.resp_addr != resp || n.cluster_addr != cluster);
-        if moved {
-            let _ = m.set_node_addrs(node, resp, cluster);
-        }
-    }
-    m
-}
-
-impl ControlService for Control {
-    fn handle(&self, shard: u64, req: Request) -> BoxFuture<'static, Result<Response, WireError>> {
-        let hosted = self.host.hosted();
-        match req {
-            Request::Meta(cmd) => {
-                let cluster_id = self.cluster_id.clone();
-                let leader = self
-                    .meta_leader()
-                    .and_then(|l| self.book_addr(l))
-                    .map(|a| a.to_string());
-                let Some(meta) = hosted.get(&0).cloned().filter(|m| m.is_leader()) else {
-                    return futures::future::ready(Err(WireError::NotMetaLeader { leader }))
-                        .boxed();
-                };
-                async move {
-                    let submitted = meta.submit_raw(cmd);
-                    let applied = match submitted {
-                        Ok(f) => f.await,
-                        Err(e) => Err(e),
-                    };
-                    match applied {
-                        Ok(reply) => Ok(Response::Meta { reply, cluster_id }),
-                        Err(ShardError::NotLeader(_)) => Err(WireError::NotMetaLeader { leader }),
-                        Err(e) => Err(WireError::Refused(format!("{e:?}"))),
-                    }
-                }
-                .boxed()
-            }
-            Request::FetchMap => {
-                let map = self
-                    .topo
-                    .borrow()
-                    .map
-                    .as_ref()
-                    .map(|m| m.encode())
-                    .unwrap_or_default();
-                futures::future::ready(Ok(Response::Map(map))).boxed()
-            }
-            Request::Membership => {
-                let r = match hosted.get(&shard) {
-                    None => Err(WireError::UnknownShard(shard)),
-                    Some(s) => s
-                        .reader
-                        .applied()
-                        .map(|a| {
-                            let m = a.membership.membership();
-                            Response::Membership {
-                                voters: m.voter_ids().collect(),
-                                learners: m.learner_ids().collect(),
-                            }
-                        })
-                        .map_err(|e| WireError::Refused(e.to_string())),
-                };
-                futures::future::ready(r).boxed()
-            }
-            _ => futures::future::ready(Err(WireError::Refused("not a control request".into())))
-                .boxed(),
-        }
-    }
 }
 
 /// Registers the meta applier type for the host (the meta shard is group 0).
