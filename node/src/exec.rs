@@ -55,6 +55,10 @@ fn keyless_write(
     cmd: WriteCmd,
 ) -> BoxFuture<'static, Reply> {
     let led = topo.led_shards();
+    if led.is_empty() {
+        // Nothing here to flush: say so, as a Redis Cluster replica refuses writes.
+        return ready(ClusterError::ReadOnly.to_reply()).boxed();
+    }
     let submitted: Vec<_> = led.iter().map(|s| s.submit(&cmd)).collect();
     async move {
         let mut pending = Vec::new();
