@@ -390,20 +390,11 @@ impl Node {
             .arg("-TERM")
             .arg(pid.to_string())
             .status();
-        let deadline = Instant::now() + EXIT_TIMEOUT;
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("poll tanli-server") {
-                break status;
-            }
-            if Instant::now() >= deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!(
-                    "tanli-server (pid {pid}) did not exit within {EXIT_TIMEOUT:?} of SIGTERM\n{}",
-                    self.log_tail(LOG_TAIL_LINES)
-                );
-            }
-            std::thread::sleep(crate::wait::POLL_INTERVAL);
+        let Some(status) = wait_exit(&mut child, EXIT_TIMEOUT) else {
+            panic!(
+                "tanli-server (pid {pid}) did not exit within {EXIT_TIMEOUT:?} of SIGTERM\n{}",
+                self.log_tail(LOG_TAIL_LINES)
+            );
         };
         self.stdout = None;
         Some(status)
@@ -528,27 +519,35 @@ pub fn run_expecting_exit(spec: &ServerSpec, data_dir: &Path) -> Exited {
         .expect("spawn tanli-server");
     let stdout = drain(child.stdout.take());
     let stderr = drain(child.stderr.take());
-    let deadline = Instant::now() + EXIT_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("poll tanli-server") {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!(
-                "tanli-server was expected to refuse to start, but it was still running after \
-                 {EXIT_TIMEOUT:?}; stdout:\n{}\nstderr:\n{}",
-                collect(&stdout),
-                collect(&stderr)
-            );
-        }
-        std::thread::sleep(crate::wait::POLL_INTERVAL);
+    let Some(status) = wait_exit(&mut child, EXIT_TIMEOUT) else {
+        panic!(
+            "tanli-server was expected to refuse to start, but it was still running after \
+             {EXIT_TIMEOUT:?}; stdout:\n{}\nstderr:\n{}",
+            collect(&stdout),
+            collect(&stderr)
+        );
     };
     Exited {
         status,
         stdout: collect(&stdout),
         stderr: collect(&stderr),
+    }
+}
+
+/// Waits up to `timeout` for `child` to exit; past it, kills it (SIGKILL), reaps it and returns
+/// `None`.
+fn wait_exit(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().expect("poll tanli-server") {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(crate::wait::POLL_INTERVAL);
     }
 }
 

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use openraft::rt::watch::WatchReceiver;
 use tanli_router::{ClusterMap, NodeId};
 
 use crate::control::gossip::Announcement;
@@ -24,16 +23,7 @@ pub fn hint_leaders(
     let mut m = map.clone();
     for id in map.shards().keys() {
         let hint = match hosted.get(&id.0) {
-            Some(s) => {
-                let metrics = s.raft.metrics().borrow_watched().clone();
-                metrics.current_leader.and_then(|leader| {
-                    if id.0 == 0 {
-                        return Some(NodeId(leader));
-                    }
-                    let node = metrics.membership_config.membership().get_node(&leader)?;
-                    Some(NodeId(node.node_id))
-                })
-            }
+            Some(s) => s.leader_node().map(NodeId),
             None => live
                 .values()
                 .filter_map(|a| {

@@ -133,15 +133,8 @@ pub async fn step(
         if !lagging.is_empty() {
             return Ok(None);
         }
-        tokio::time::timeout(
-            timeout,
-            shard
-                .raft
-                .change_membership(ChangeMembers::ReplaceAllVoters(want.clone()), false),
-        )
-        .await
-        .map_err(|_| "voter change timed out".to_string())?
-        .map_err(|e| format!("voter change: {e}"))?;
+        let change = ChangeMembers::ReplaceAllVoters(want.clone());
+        change_membership(shard, change, "voter change", timeout).await?;
         return run(format!("voters now {want:?}")).await;
     }
     // 3. Learners nobody asked for leave.
@@ -150,15 +143,8 @@ pub async fn step(
         .filter(|p| !learners.contains_key(p) && !voters.contains_key(p))
         .collect();
     if !extra.is_empty() {
-        tokio::time::timeout(
-            timeout,
-            shard
-                .raft
-                .change_membership(ChangeMembers::RemoveNodes(extra.clone()), false),
-        )
-        .await
-        .map_err(|_| "learner removal timed out".to_string())?
-        .map_err(|e| format!("learner removal: {e}"))?;
+        let change = ChangeMembers::RemoveNodes(extra.clone());
+        change_membership(shard, change, "learner removal", timeout).await?;
         return run(format!("learners {extra:?} removed")).await;
     }
     // 4. Leadership to the preferred replica, once it has caught up.
@@ -174,6 +160,20 @@ pub async fn step(
         }
     }
     Ok(None)
+}
+
+/// One Raft configuration change (`retain = false`: voters left out leave), within `timeout`.
+async fn change_membership(
+    shard: &Shard,
+    change: ChangeMembers<u64, PeerAddr>,
+    what: &str,
+    timeout: Duration,
+) -> Result<(), String> {
+    tokio::time::timeout(timeout, shard.raft.change_membership(change, false))
+        .await
+        .map_err(|_| format!("{what} timed out"))?
+        .map_err(|e| format!("{what}: {e}"))?;
+    Ok(())
 }
 
 #[cfg(test)]

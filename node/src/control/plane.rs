@@ -12,7 +12,6 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use openraft::rt::watch::WatchReceiver;
 use tanli_router::{ClusterMap, NodeId, ShardId};
 use tanli_storage::types::PeerAddr;
 use tokio::sync::watch;
@@ -409,9 +408,7 @@ impl Control {
 
     /// The meta shard's leader as this node's replica sees it (meta peer ids are node ids).
     pub fn meta_leader(&self) -> Option<NodeId> {
-        let meta = self.host.hosted().get(&0)?.clone();
-        let leader = meta.raft.metrics().borrow_watched().current_leader;
-        leader.map(NodeId)
+        self.host.hosted().get(&0)?.leader_node().map(NodeId)
     }
 
     fn reconcile(
