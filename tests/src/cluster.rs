@@ -9,7 +9,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::client::{self, RaftStatus, ShardView};
-use crate::node::{loopback_ip, reserve_ports_on, Node, ServerSpec};
+use crate::node::{loopback_ip_in, reserve_ports_on, Node, ServerSpec};
 use crate::slot::{key_slot, SLOTS};
 use crate::wait::wait_until;
 
@@ -41,6 +41,11 @@ pub struct ClusterOptions {
     pub replication_factor: Option<u32>,
     /// More arguments for every node (limits, snapshot thresholds).
     pub extra_args: Vec<String>,
+    /// Environment variables for every node's process.
+    pub env: Vec<(String, String)>,
+    /// The loopback block nodes live in: node i binds `prefix.(i + 1)` (127.0.0.1 excepted, see
+    /// [`loopback_ip_in`]). `None` is 127.0.0.0/24.
+    pub loopback_prefix: Option<[u8; 3]>,
 }
 
 pub struct Cluster {
@@ -93,7 +98,7 @@ impl Cluster {
     /// The spec of the `index`-th node: its own loopback address if possible, reserved ports,
     /// fast Raft timing, and `join`.
     fn spec_for(&self, index: usize, join: Vec<SocketAddr>) -> ServerSpec {
-        let ip = loopback_ip(index);
+        let ip = self.ip(index);
         let ports = reserve_ports_on(ip, 2);
         let mut extra_args: Vec<String> = FAST_TIMING.iter().map(|a| a.to_string()).collect();
         extra_args.extend(self.options.extra_args.iter().cloned());
@@ -109,8 +114,14 @@ impl Cluster {
             replication_factor: self.options.replication_factor,
             join,
             extra_args,
+            env: self.options.env.clone(),
             ..ServerSpec::default()
         }
+    }
+
+    /// The `index`-th node address of this cluster's loopback block.
+    fn ip(&self, index: usize) -> IpAddr {
+        loopback_ip_in(self.options.loopback_prefix.unwrap_or([127, 0, 0]), index)
     }
 
     /// Starts one more node joining through the running nodes' cluster addresses and waits for
@@ -195,9 +206,9 @@ impl Cluster {
     pub fn unused_ip(&self) -> IpAddr {
         let used: BTreeSet<IpAddr> = self.nodes.iter().map(|n| n.addr().ip()).collect();
         (self.nodes.len()..250)
-            .map(loopback_ip)
+            .map(|index| self.ip(index))
             .find(|ip| !used.contains(ip))
-            .unwrap_or_else(|| loopback_ip(0))
+            .unwrap_or_else(|| self.ip(0))
     }
 
     /// `CLUSTER SHARDS` of node `id`.

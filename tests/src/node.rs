@@ -49,6 +49,9 @@ pub struct ServerSpec {
     pub replication_factor: Option<u32>,
     pub requirepass: Option<String>,
     pub extra_args: Vec<String>,
+    /// Environment variables for the process (e.g. `LD_PRELOAD` of libfaketime or libfiu for the
+    /// fault-injection suite), set on top of the cleaned environment of [`server_command`].
+    pub env: Vec<(String, String)>,
 }
 
 impl ServerSpec {
@@ -225,6 +228,7 @@ impl Node {
             .expect("write to the server log file");
         let mut child = server_command()
             .args(&args)
+            .envs(self.spec.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
@@ -636,14 +640,21 @@ pub fn reserve_ports_on(ip: IpAddr, n: usize) -> Vec<u16> {
 /// The `index`-th loopback address for a cluster node: 127.0.0.(index + 1) if this machine lets a
 /// process bind it (Linux routes all of 127/8 to `lo`), else 127.0.0.1 for every node.
 pub fn loopback_ip(index: usize) -> IpAddr {
+    loopback_ip_in([127, 0, 0], index)
+}
+
+/// The `index`-th address of the loopback block `prefix.0/24`: `prefix.(index + 1)`, skipping
+/// 127.0.0.1 (the address clients connect from, which must stay outside any partition), or
+/// 127.0.0.1 for every node when distinct loopback addresses do not work here.
+pub fn loopback_ip_in(prefix: [u8; 3], index: usize) -> IpAddr {
     let fallback: IpAddr = LOOPBACK.parse().expect("LOOPBACK parses");
     let Ok(last) = u8::try_from(index + 1) else {
         return fallback;
     };
-    if last <= 1 || !distinct_loopbacks_work() {
+    if (prefix == [127, 0, 0] && last <= 1) || last == 255 || !distinct_loopbacks_work() {
         return fallback;
     }
-    IpAddr::from([127, 0, 0, last])
+    IpAddr::from([prefix[0], prefix[1], prefix[2], last])
 }
 
 /// Whether 127.0.0.2 can be bound for TCP and UDP and reached over TCP (checked once).
