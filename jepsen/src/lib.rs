@@ -6,6 +6,19 @@
 //!
 //! - [`history`]: the recorded events and their JSON-lines format.
 //! - [`checker`]: the linearizability search and the set and counter checkers.
+//! - [`db`]: the cluster under test and the process-level faults.
+//! - [`net`]: nftables partitions and packet loss.
+//! - [`nemesis`]: faults with a start and an end, scheduled during a run.
+//! - [`client`], [`workload`]: what client processes send and how answers become completions.
+//! - [`failover`]: leader-fault unavailability read off a history.
+//! - [`run`]: one run end to end, writing its results folder.
 
 pub mod checker;
+pub mod client;
+pub mod db;
+pub mod failover;
 pub mod history;
+pub mod nemesis;
+pub mod net;
+pub mod run;
+pub mod workload;

@@ -55,6 +55,12 @@ pub struct Args {
     /// This node's placement weight (1..=16): its share of replicas. Default 1.
     #[arg(long, env = "TANLI_WEIGHT")]
     pub weight: Option<u32>,
+    /// UNSAFE, for the fault-injection suite only: answer every read from this replica's applied
+    /// state with no leadership check, breaking linearizability, so the suite can show that it
+    /// catches a broken server. Never set it on a real deployment.
+    #[arg(long, env = "TANLI_UNSAFE_STALE_READS", hide = true)]
+    #[serde(default)]
+    pub unsafe_stale_reads: bool,
     /// Bounds; in a TOML file they go in a `[limits]` table.
     #[command(flatten)]
     #[serde(default)]
@@ -163,6 +169,8 @@ pub struct Config {
     pub initial_shards: u16,
     pub replication_factor: usize,
     pub weight: u32,
+    /// See [`Args::unsafe_stale_reads`]: reads skip the leader check (test-only, unsafe).
+    pub unsafe_stale_reads: bool,
     pub bulk_bytes_max: usize,
     pub array_len_max: usize,
     pub inline_bytes_max: usize,
@@ -244,6 +252,7 @@ impl Config {
             initial_shards: pick!(initial_shards, 8),
             replication_factor: pick!(replication_factor, 3),
             weight: pick!(weight, 1),
+            unsafe_stale_reads: a.unsafe_stale_reads || f.unsafe_stale_reads,
             bulk_bytes_max: limit!(bulk_bytes_max, 512 << 20),
             array_len_max: limit!(array_len_max, 1 << 20),
             inline_bytes_max: limit!(inline_bytes_max, 64 << 10),

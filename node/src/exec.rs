@@ -6,7 +6,9 @@
 //! may be stale (Redis Cluster's replica reads). Key-less reads (DBSIZE, KEYS, SCAN, RANDOMKEY)
 //! cover the shards this node leads, each linearized, as Redis Cluster answers them over a node's
 //! primary slots (on a `READONLY` connection: every replica hosted here, stale); key-less writes
-//! (FLUSHDB, FLUSHALL) go to each shard this node leads.
+//! (FLUSHDB, FLUSHALL) go to each shard this node leads. The hidden `--unsafe-stale-reads` flag
+//! (for the fault-injection suite only, to prove it catches a broken server) makes every keyed
+//! read stale, on any replica.
 
 use std::sync::Arc;
 
@@ -87,8 +89,10 @@ pub async fn read(node: Arc<Node>, cmd: ReadCmd, stale_ok: bool, asking: bool) -
     };
     let topo = node.topology();
     let keys = cmd.keys();
+    // The suite-only unsafe mode reads like READONLY everywhere, leaders included.
+    let unsafe_reads = node.config.unsafe_stale_reads;
     let mode = Mode {
-        readonly: stale_ok,
+        readonly: stale_ok || unsafe_reads,
         asking,
     };
     let routed = route(&topo, &keys, mode);
@@ -97,7 +101,7 @@ pub async fn read(node: Arc<Node>, cmd: ReadCmd, stale_ok: bool, asking: bool) -
         Err(e) => e.to_reply(),
         Ok(Target::Shard { slot, shard }) => {
             // READONLY on a replica: answer from the applied state, possibly stale.
-            let stale = stale_ok && !shard.is_leader();
+            let stale = (stale_ok && !shard.is_leader()) || unsafe_reads;
             if !stale {
                 if let Err(e) = shard.linearize().await {
                     return redirect(&topo, Some(slot), e).to_reply();

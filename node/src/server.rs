@@ -198,6 +198,9 @@ pub async fn run(
         SocketAddr::new(adv_ip, cluster_addr.port()),
     );
 
+    if cfg.unsafe_stale_reads {
+        tracing::warn!("--unsafe-stale-reads: reads skip the leader check and may be stale; for the fault-injection suite only");
+    }
     let store = Store::open(&cfg.data_dir, &StoreOptions::default())?;
     let (identity, origin) = identity(&store, &cfg, adv).await?;
     let me = NodeId(identity.node_id);

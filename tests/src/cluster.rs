@@ -41,7 +41,8 @@ pub struct ClusterOptions {
     pub replication_factor: Option<u32>,
     /// More arguments for every node (limits, snapshot thresholds).
     pub extra_args: Vec<String>,
-    /// Environment variables for every node's process.
+    /// Environment variables for every node's process; `{node}` in a value becomes the node's
+    /// index in start order (e.g. a per-node file for libfaketime).
     pub env: Vec<(String, String)>,
     /// The loopback block nodes live in: node i binds `prefix.(i + 1)` (127.0.0.1 excepted, see
     /// [`loopback_ip_in`]). `None` is 127.0.0.0/24.
@@ -114,7 +115,12 @@ impl Cluster {
             replication_factor: self.options.replication_factor,
             join,
             extra_args,
-            env: self.options.env.clone(),
+            env: self
+                .options
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), v.replace("{node}", &index.to_string())))
+                .collect(),
             ..ServerSpec::default()
         }
     }
