@@ -16,13 +16,20 @@
 //!
 //! Indeterminate operations (no completion) have no completion entry, so they never force a
 //! backtrack: they may be linearized at any point after their invocation, or never. The search
-//! succeeds once every operation *with* a completion is linearized.
+//! succeeds once every operation *with* a completion is linearized. At each configuration the
+//! candidates with a completion are tried before the indeterminate ones, and the cache ([`seen`])
+//! also skips a configuration that differs from an explored one only by linearizing *more*
+//! indeterminate operations: otherwise each indeterminate operation left pending would double
+//! the work of a search that fails.
 //!
 //! It is iterative (an explicit stack, no recursion) and bounded by a [`Budget`]; past it the
 //! answer is [`Outcome::Unknown`] rather than a hang or an exhausted memory.
 
-use std::collections::HashSet;
+mod seen;
+
 use std::hash::Hash;
+
+use seen::Seen;
 
 /// A sequential specification.
 pub trait Model {
@@ -180,29 +187,70 @@ impl Entries {
     }
 }
 
-fn set_bit(bits: &mut [u64], i: usize, on: bool) {
-    let mask = 1u64 << (i % 64);
-    if on {
-        bits[i / 64] |= mask;
-    } else {
-        bits[i / 64] &= !mask;
+/// The bit of each operation: in the completed set or the indeterminate set.
+struct Bits {
+    /// For each operation: whether it is indeterminate, and its bit in that set.
+    slot: Vec<(bool, usize)>,
+    completed: Vec<u64>,
+    indeterminate: Vec<u64>,
+}
+
+impl Bits {
+    fn new<O>(ops: &[Operation<O>]) -> Bits {
+        let (mut completed, mut indeterminate) = (0, 0);
+        let slot = ops
+            .iter()
+            .map(|op| {
+                let count = if op.complete.is_some() {
+                    &mut completed
+                } else {
+                    &mut indeterminate
+                };
+                *count += 1;
+                (op.complete.is_none(), *count - 1)
+            })
+            .collect();
+        Bits {
+            slot,
+            completed: vec![0; completed.div_ceil(64)],
+            indeterminate: vec![0; indeterminate.div_ceil(64)],
+        }
+    }
+
+    fn set(&mut self, op: usize, on: bool) {
+        let (indeterminate, i) = self.slot[op];
+        let bits = if indeterminate {
+            &mut self.indeterminate
+        } else {
+            &mut self.completed
+        };
+        let mask = 1u64 << (i % 64);
+        if on {
+            bits[i / 64] |= mask;
+        } else {
+            bits[i / 64] &= !mask;
+        }
     }
 }
 
 /// Whether `ops` can be linearized under model `M`.
 pub fn check<M: Model>(ops: &[Operation<M::Op>], budget: Budget) -> Report<M::State> {
     let must = ops.iter().filter(|op| op.complete.is_some()).count();
+    let any_indeterminate = must < ops.len();
     let mut list = Entries::new(ops);
-    let mut linearized = vec![0u64; ops.len().div_ceil(64).max(1)];
-    let entry_bytes = linearized.len() * 8 + std::mem::size_of::<(Vec<u64>, M::State)>() + 16;
-    let mut cache: HashSet<(Vec<u64>, M::State)> = HashSet::new();
-    // The invocation nodes linearized so far, with the state before each.
-    let mut stack: Vec<(usize, M::State)> = Vec::new();
+    let mut bits = Bits::new(ops);
+    let mut seen = Seen::new();
+    // The invocation nodes linearized so far, with the state and scan phase before each.
+    let mut stack: Vec<(usize, M::State, bool)> = Vec::new();
     let mut state = M::init();
     let mut done = 0; // operations with a completion among those linearized
     let mut explored = 0u64;
     let mut deepest: Option<Failure<M::State>> = None;
     let mut node = list.next[0];
+    // Each configuration's candidates are tried operations with a completion first, then
+    // indeterminate ones, so configurations with fewer indeterminate operations linearized are
+    // explored first and cover the rest (see `seen`).
+    let mut indeterminate_phase = false;
     loop {
         if done == must {
             return Report {
@@ -212,52 +260,60 @@ pub fn check<M: Model>(ops: &[Operation<M::Op>], budget: Budget) -> Report<M::St
         }
         let (op, is_completion) = list.nodes[node];
         if node == list.tail || is_completion {
-            // Everything before this point was tried: record how far we got, then backtrack.
+            if any_indeterminate && !indeterminate_phase {
+                indeterminate_phase = true;
+                node = list.next[0];
+                continue;
+            }
+            // Every candidate was tried: record how far we got, then backtrack.
             if deepest
                 .as_ref()
                 .is_none_or(|d| stack.len() > d.longest.len())
             {
                 deepest = Some(Failure {
-                    longest: stack.iter().map(|&(n, _)| list.nodes[n].0).collect(),
+                    longest: stack.iter().map(|&(n, ..)| list.nodes[n].0).collect(),
                     state: state.clone(),
                     stuck: (node != list.tail).then_some(op),
                     pending: list.invocations_before(node),
                 });
             }
-            let Some((call, before)) = stack.pop() else {
+            let Some((call, before, phase)) = stack.pop() else {
                 break;
             };
             let undone = list.nodes[call].0;
-            set_bit(&mut linearized, undone, false);
+            bits.set(undone, false);
             if ops[undone].complete.is_some() {
                 done -= 1;
             }
             state = before;
+            indeterminate_phase = phase;
             list.unlift(call);
             node = list.next[call];
             continue;
         }
-        if let Some(after) = M::step(&state, &ops[op].op) {
-            set_bit(&mut linearized, op, true);
-            if cache.insert((linearized.clone(), after.clone())) {
-                explored += 1;
-                if explored > budget.max_states
-                    || cache.len().saturating_mul(entry_bytes) > budget.max_cache_bytes
-                {
-                    return Report {
-                        outcome: Outcome::Unknown,
-                        explored,
-                    };
+        if (ops[op].complete.is_none()) == indeterminate_phase {
+            if let Some(after) = M::step(&state, &ops[op].op) {
+                bits.set(op, true);
+                if seen.visit(&bits.completed, &after, &bits.indeterminate) {
+                    explored += 1;
+                    if explored > budget.max_states || seen.bytes > budget.max_cache_bytes {
+                        return Report {
+                            outcome: Outcome::Unknown,
+                            explored,
+                        };
+                    }
+                    let before = std::mem::replace(&mut state, after);
+                    stack.push((node, before, indeterminate_phase));
+                    if ops[op].complete.is_some() {
+                        done += 1;
+                    }
+                    list.lift(node);
+                    node = list.next[0];
+                    indeterminate_phase = false;
+                    continue;
                 }
-                stack.push((node, std::mem::replace(&mut state, after)));
-                if ops[op].complete.is_some() {
-                    done += 1;
-                }
-                list.lift(node);
-                node = list.next[0];
-                continue;
+                bits.set(op, false);
             }
-            set_bit(&mut linearized, op, false);
         }
         node = list.next[node];
     }

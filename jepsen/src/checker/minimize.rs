@@ -10,10 +10,12 @@
 //!    have happened; reads and refused swaps constrain nothing and go). A linearization of a
 //!    history restricts to one of any such prefix, so failing is monotone in the cut, and a
 //!    binary search over the completion indexes finds the earliest failing cut.
-//! 2. **Greedy removal, one pass.** Each operation in turn is left out if the rest still fails:
-//!    operations that only observe first, then writers. A writer is kept while it is the last
-//!    source of a value some remaining completed operation observes, so a stale read shrinks to
-//!    the writes that make it stale rather than to a bare "read of a value never written".
+//! 2. **Greedy removal.** Runs of operations, then single ones, latest first, are left out if the
+//!    rest still fails: halves of what is left, then quarters, and so on down to one pass over
+//!    single operations (as in delta debugging; big cuts while the history is long keep the
+//!    expensive failing searches few). A writer is kept while it is the last source of a value
+//!    some remaining completed operation observes, so a stale read shrinks to the writes that
+//!    make it stale rather than to a bare "read of a value never written".
 
 use std::time::{Duration, Instant};
 
@@ -51,17 +53,22 @@ pub(crate) fn cut(ops: &[KeyOp], at: u64) -> Vec<KeyOp> {
         .collect()
 }
 
-/// Whether leaving out `ops[candidate]` leaves a value some kept completed operation observes
-/// with no kept writer (a writer that never was is never needed, so only kept ones count).
-fn orphans(ops: &[KeyOp], keep: &[bool], candidate: usize) -> bool {
-    let Some(written) = ops[candidate].action.writes() else {
-        return false;
+/// Whether going from `before` to `after` (which ops are kept) leaves a value some kept completed
+/// operation observes with no kept writer, where it had one: the observer would then fail for
+/// the dull reason that its value was never written.
+fn orphans(ops: &[KeyOp], before: &[bool], after: &[bool]) -> bool {
+    let written = |keep: &[bool], v: i64| {
+        (0..ops.len()).any(|i| keep[i] && ops[i].action.writes() == Some(v))
     };
-    let kept = |i: &usize| *i != candidate && keep[*i];
-    let other_writer = (0..ops.len()).any(|i| kept(&i) && ops[i].action.writes() == Some(written));
-    let observer = (0..ops.len())
-        .any(|i| kept(&i) && ops[i].complete.is_some() && ops[i].action.needs() == Some(written));
-    observer && !other_writer
+    (0..ops.len())
+        .filter(|&i| before[i] && !after[i])
+        .filter_map(|i| ops[i].action.writes())
+        .any(|v| {
+            !written(after, v)
+                && (0..ops.len()).any(|i| {
+                    after[i] && ops[i].complete.is_some() && ops[i].action.needs() == Some(v)
+                })
+        })
 }
 
 /// Shrinks `ops`, a key's history known not to be linearizable, for at most `time`.
@@ -89,26 +96,32 @@ pub(crate) fn minimize(ops: &[KeyOp], time: Duration, budget: Budget) -> Shrunk 
     let current = cut_at.map_or_else(|| ops.to_vec(), |at| cut(ops, at));
 
     let mut keep = vec![true; current.len()];
-    let (observers, writers): (Vec<usize>, Vec<usize>) =
-        (0..current.len()).partition(|&i| current[i].action.writes().is_none());
-    for candidate in observers.into_iter().chain(writers) {
-        if Instant::now() >= deadline {
-            complete = false;
+    let mut size = current.len().next_power_of_two() / 2;
+    'granularity: loop {
+        let kept: Vec<usize> = (0..current.len()).filter(|&i| keep[i]).collect();
+        for chunk in kept.chunks(size.max(1)).rev() {
+            if Instant::now() >= deadline {
+                complete = false;
+                break 'granularity;
+            }
+            let before = keep.clone();
+            for &i in chunk {
+                keep[i] = false;
+            }
+            let rest: Vec<KeyOp> = current
+                .iter()
+                .zip(&keep)
+                .filter(|(_, kept)| **kept)
+                .map(|(op, _)| op.clone())
+                .collect();
+            if orphans(&current, &before, &keep) || !fails(&rest, budget) {
+                keep = before;
+            }
+        }
+        if size <= 1 {
             break;
         }
-        if orphans(&current, &keep, candidate) {
-            continue;
-        }
-        keep[candidate] = false;
-        let rest: Vec<KeyOp> = current
-            .iter()
-            .zip(&keep)
-            .filter(|(_, kept)| **kept)
-            .map(|(op, _)| op.clone())
-            .collect();
-        if !fails(&rest, budget) {
-            keep[candidate] = true;
-        }
+        size /= 2;
     }
     Shrunk {
         ops: current

@@ -16,7 +16,6 @@ use super::*;
 use crate::history::{pair, Event, Process};
 
 const PROCESSES: u64 = 10;
-const KEYS: usize = 20;
 
 /// An operation in flight.
 struct Flight {
@@ -33,6 +32,7 @@ struct Sim {
     events: Vec<Event>,
     registers: Vec<Option<i64>>,
     next_value: i64,
+    keys: usize,
 }
 
 impl Sim {
@@ -80,7 +80,7 @@ impl Sim {
     }
 
     fn invoke(&mut self, process: u64) -> Flight {
-        let key = self.rng.random_range(0..KEYS);
+        let key = self.rng.random_range(0..self.keys);
         let (f, value) = match self.rng.random_range(0..10) {
             0..4 => (F::Read, Value::Null),
             4..7 => {
@@ -106,7 +106,8 @@ impl Sim {
         }
     }
 
-    fn complete(&mut self, flight: Flight, slot_process: &mut u64) {
+    /// Completes an operation that has taken effect, as the server would answer it.
+    fn complete(&mut self, flight: Flight) {
         let Flight {
             process,
             key,
@@ -124,17 +125,17 @@ impl Sim {
             }
             _ => self.record(process, Kind::Ok, f, key, value, None),
         }
-        let _ = slot_process;
     }
 }
 
 /// A linearizable history of `ops` operations.
-fn history(seed: u64, ops: usize) -> Vec<Event> {
+fn history(seed: u64, ops: usize, keys: usize) -> Vec<Event> {
     let mut sim = Sim {
         rng: StdRng::seed_from_u64(seed),
         events: Vec::new(),
-        registers: vec![None; KEYS],
+        registers: vec![None; keys],
         next_value: 0,
+        keys,
     };
     let mut slots: Vec<(u64, Option<Flight>)> = (0..PROCESSES).map(|p| (p, None)).collect();
     // Indeterminate operations that have not taken effect yet (and may never).
@@ -184,8 +185,7 @@ fn history(seed: u64, ops: usize) -> Vec<Event> {
                     flight.effect = Some(sim.apply(&flight));
                     slots[slot].1 = Some(flight);
                 } else {
-                    let mut p = slots[slot].0;
-                    sim.complete(flight, &mut p);
+                    sim.complete(flight);
                 }
             }
         }
@@ -232,7 +232,7 @@ fn inject_stale_read(events: &mut [Event]) -> String {
 
 #[test]
 fn random_10k_op_history_checks_fast() {
-    let events = history(7, 10_000);
+    let events = history(7, 10_000, 20);
     let ops = pair(&events).expect("simulated history pairs");
     assert_eq!(ops.len(), 10_000);
     let started = Instant::now();
@@ -253,7 +253,7 @@ fn random_10k_op_history_checks_fast() {
 #[test]
 fn injected_stale_read_is_flagged() {
     for seed in [1, 2, 3] {
-        let mut events = history(seed, 10_000);
+        let mut events = history(seed, 10_000, 20);
         let key = inject_stale_read(&mut events);
         let started = Instant::now();
         let verdict = check(&pair(&events).expect("pairs"));
@@ -269,9 +269,59 @@ fn injected_stale_read_is_flagged() {
             "{}",
             verdict.summary
         );
+        // The stale read, the write that overwrote its value, and the chain of writes and swaps
+        // that produced the value read (a swap's source is kept, see `minimize`).
         let shrunk = verdict.details["first_failure"]["ops"]
             .as_array()
-            .map_or(0, Vec::len);
-        assert!(shrunk <= 4, "{:#}", verdict.details["first_failure"]);
+            .cloned()
+            .unwrap_or_default();
+        println!("seed {seed}: shrunk to {} op(s)", shrunk.len());
+        assert!(
+            (3..25).contains(&shrunk.len()),
+            "{:#}",
+            verdict.details["first_failure"]
+        );
+        let last = shrunk.last().expect("ops shown");
+        assert_eq!((&last["f"], &last["type"]), (&json!("read"), &json!("ok")));
+    }
+}
+
+#[test]
+fn contended_experiment() {
+    for (ops, keys) in [(1000, 1), (2000, 1)] {
+        for seed in [1, 2, 3] {
+            let mut events = history(seed, ops, keys);
+            let started = Instant::now();
+            let verdict = check(&pair(&events).expect("pairs"));
+            println!(
+                "ops {ops} keys {keys} seed {seed}: {} in {:?} explored {}",
+                verdict.summary,
+                started.elapsed(),
+                verdict.details["explored"]
+            );
+            let key = inject_stale_read(&mut events);
+            let started = Instant::now();
+            let quick = Options {
+                minimize_for: std::time::Duration::ZERO,
+                ..Options::default()
+            };
+            let verdict = check_with(&pair(&events).expect("pairs"), &quick);
+            println!("  detect only: {:?}", started.elapsed());
+            let started = Instant::now();
+            let verdict2 = check(&pair(&events).expect("pairs"));
+            println!(
+                "  with minimize: {:?} -> {}",
+                started.elapsed(),
+                verdict2.details["first_failure"]["ops"]
+                    .as_array()
+                    .map_or(0, Vec::len)
+            );
+            println!(
+                "  stale on {key}: {} in {:?} explored {}",
+                verdict.summary,
+                started.elapsed(),
+                verdict.details["explored"]
+            );
+        }
     }
 }
