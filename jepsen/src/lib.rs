@@ -11,7 +11,6 @@
 //! - [`nemesis`]: faults with a start and an end, scheduled during a run.
 //! - [`client`], [`workload`]: what client processes send and how answers become completions.
 //! - [`failover`]: leader-fault unavailability read off a history.
-//! - [`plot`], [`page`]: the latency and throughput plots and the results page.
 //! - [`report`]: fault intervals, SVG latency and throughput plots, and the static results page.
 //! - [`run`]: one run end to end, writing its results folder.
 
@@ -22,8 +21,6 @@ pub mod failover;
 pub mod history;
 pub mod nemesis;
 pub mod net;
-pub mod page;
-pub mod plot;
 pub mod report;
 pub mod run;
 pub mod workload;

@@ -219,7 +219,7 @@ pub fn run(options: &Options) -> anyhow::Result<Report> {
         serde_json::to_string_pretty(&verdict_json)?,
     )?;
     std::fs::write(options.out.join("summary.txt"), format!("{summary}\n"))?;
-    crate::page::write(&options.out, &events, &summary, &verdict_json)?;
+    crate::report::write(&options.out, &events, &summary, &verdict_json)?;
     Ok(Report {
         verdict,
         summary,

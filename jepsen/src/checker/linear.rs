@@ -17,7 +17,7 @@
 //! Indeterminate operations (no completion) have no completion entry, so they never force a
 //! backtrack: they may be linearized at any point after their invocation, or never. The search
 //! succeeds once every operation *with* a completion is linearized. At each configuration the
-//! candidates with a completion are tried before the indeterminate ones, and the cache ([`seen`])
+//! candidates with a completion are tried before the indeterminate ones, and the cache (`seen`)
 //! also skips a configuration that differs from an explored one only by linearizing *more*
 //! indeterminate operations: otherwise each indeterminate operation left pending would double
 //! the work of a search that fails.

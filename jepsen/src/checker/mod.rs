@@ -1,4 +1,4 @@
-//! Checkers: decide from a recorded [history](crate::history) whether the cluster behaved
+//! Checkers: decide from a recorded history ([`crate::history`]) whether the cluster behaved
 //! correctly for the workload that ran, and say why not in a form a person can act on.
 //!
 //! This module owns the entry point ([`check`]), the verdict every checker returns ([`Verdict`]),

@@ -33,6 +33,8 @@ const FONT: &str = "sans-serif";
 
 /// A pixel position on the SVG.
 type Pixel = (i32, i32);
+/// A fault name label: where, what, in which color.
+type Label = (Pixel, String, RGBColor);
 type Plot = Result<(), Box<dyn Error>>;
 type Chart<'a, 'b, Y> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, Y>>;
 
@@ -91,7 +93,7 @@ fn shade_faults<Y: Ranged<ValueType = f64>>(
     chart: &mut Chart<'_, '_, Y>,
     faults: &[Fault],
     (y_lo, y_hi): (f64, f64),
-) -> Result<Vec<(Pixel, String, RGBColor)>, Box<dyn Error>> {
+) -> Result<Vec<Label>, Box<dyn Error>> {
     let slots = fault_slots(faults);
     let mut labels = Vec::new();
     for (fault, slot) in faults.iter().zip(slots) {
@@ -104,19 +106,70 @@ fn shade_faults<Y: Ranged<ValueType = f64>>(
         let (x, y) = chart.backend_coord(&(start, y_hi));
         // One row per fault name, so overlapping faults' labels do not overlap.
         let row = i32::try_from(slot % 6).unwrap_or(0);
-        labels.push(((x + 3, y + 4 + 14 * row), fault.name.clone(), color));
+        labels.push(((x + 3, y + 4 + 16 * row), fault.name.clone(), color));
     }
     Ok(labels)
 }
 
-fn label_faults(
-    root: &DrawingArea<SVGBackend<'_>, Shift>,
-    labels: Vec<(Pixel, String, RGBColor)>,
-) -> Plot {
+fn label_faults(root: &DrawingArea<SVGBackend<'_>, Shift>, labels: Vec<Label>) -> Plot {
     for (at, name, color) in labels {
-        root.draw(&Text::new(name, at, (FONT, 12).into_font().color(&color)))?;
+        root.draw(&Text::new(name, at, (FONT, 15).into_font().color(&color)))?;
     }
     Ok(())
+}
+
+/// How a legend entry is marked.
+#[derive(Clone, Copy)]
+enum Mark {
+    Dot,
+    Cross,
+    Line,
+}
+
+/// The top row: the title on the left, the legend on the right (outside the plot, so neither
+/// hides data or fault labels).
+fn title_and_legend(
+    root: &DrawingArea<SVGBackend<'_>, Shift>,
+    title: &str,
+    legend: &[(Mark, &str, RGBColor)],
+) -> Plot {
+    root.draw(&Text::new(
+        title.to_owned(),
+        (70, 10),
+        (FONT, 22).into_font(),
+    ))?;
+    // No font metrics without a font: estimate 7 px a character at this size.
+    let width = |name: &str| 34 + 7 * i32::try_from(name.chars().count()).unwrap_or(0);
+    let mut x =
+        i32::try_from(SIZE.0).unwrap_or(1000) - 12 - legend.iter().map(|l| width(l.1)).sum::<i32>();
+    let y = 20;
+    for &(mark, name, color) in legend {
+        match mark {
+            Mark::Dot => root.draw(&Circle::new((x + 6, y), 4, color.filled()))?,
+            Mark::Cross => root.draw(&Cross::new((x + 6, y), 4, color.stroke_width(2)))?,
+            Mark::Line => root.draw(&PathElement::new(
+                [(x - 2, y), (x + 14, y)],
+                color.stroke_width(2),
+            ))?,
+        }
+        root.draw(&Text::new(
+            name.to_owned(),
+            (x + 20, y - 7),
+            (FONT, 15).into_font(),
+        ))?;
+        x += width(name);
+    }
+    Ok(())
+}
+
+/// An axis tick: whole numbers without a fraction, others with at most 3 decimals.
+fn tick(v: &f64) -> String {
+    if v.fract() == 0.0 {
+        format!("{v:.0}")
+    } else {
+        let text = format!("{v:.3}");
+        text.trim_end_matches('0').trim_end_matches('.').to_owned()
+    }
 }
 
 /// Latency over time: one point per client operation (x = invocation time in s, y = latency in
@@ -144,12 +197,32 @@ pub fn latency_svg(events: &[Event]) -> String {
         1.0
     }
     .max(y_lo * 10.0);
+    let completed = [
+        (Kind::Ok, OK, "ok"),
+        (Kind::Fail, FAIL, "fail"),
+        (Kind::Info, INFO, "info"),
+    ];
+    let of_kind = |kind: Kind| {
+        points
+            .iter()
+            .filter(move |p| p.kind == kind && p.complete.is_some())
+    };
+    let pending = || points.iter().filter(|p| p.complete.is_none());
+    let mut legend: Vec<(Mark, &str, RGBColor)> = completed
+        .iter()
+        .filter(|(kind, _, _)| of_kind(*kind).next().is_some())
+        .map(|&(_, color, name)| (Mark::Dot, name, color))
+        .collect();
+    if pending().next().is_some() {
+        legend.push((Mark::Cross, "info, no completion (≥)", INFO));
+    }
 
     render(|root| {
         root.fill(&WHITE)?;
+        title_and_legend(root, "Latency of client operations", &legend)?;
         let mut chart = ChartBuilder::on(root)
-            .caption("Latency of client operations", (FONT, 18))
             .margin(12)
+            .margin_top(40)
             .x_label_area_size(40)
             .y_label_area_size(64)
             .build_cartesian_2d(0f64..x_max, (y_lo..y_hi).log_scale())?;
@@ -157,44 +230,17 @@ pub fn latency_svg(events: &[Event]) -> String {
             .configure_mesh()
             .x_desc("time since start (s)")
             .y_desc("latency (ms)")
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
+            .label_style((FONT, 15))
+            .axis_desc_style((FONT, 16))
             .draw()?;
         let labels = shade_faults(&mut chart, &faults, (y_lo, y_hi))?;
         let at = |p: &super::Point| (seconds(p.invoke), latency(p).clamp(y_lo, y_hi));
-        let series = [
-            (Kind::Ok, true, OK, "ok"),
-            (Kind::Fail, true, FAIL, "fail"),
-            (Kind::Info, true, INFO, "info"),
-        ];
-        for (kind, _, color, name) in series {
-            let of_kind = || {
-                points
-                    .iter()
-                    .filter(move |p| p.kind == kind && p.complete.is_some())
-            };
-            if of_kind().next().is_none() {
-                continue;
-            }
-            chart
-                .draw_series(of_kind().map(|p| Circle::new(at(p), 2, color.filled())))?
-                .label(name)
-                .legend(move |(x, y)| Circle::new((x, y), 3, color.filled()));
+        for (kind, color, _) in completed {
+            chart.draw_series(of_kind(kind).map(|p| Circle::new(at(p), 2, color.filled())))?;
         }
-        let pending = || points.iter().filter(|p| p.complete.is_none());
-        if pending().next().is_some() {
-            chart
-                .draw_series(pending().map(|p| Cross::new(at(p), 3, INFO.stroke_width(1))))?
-                .label("info, never completed (latency ≥)")
-                .legend(|(x, y)| Cross::new((x, y), 3, INFO.stroke_width(1)));
-        }
-        if !points.is_empty() {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK.mix(0.4))
-                .label_font((FONT, 12))
-                .draw()?;
-        }
+        chart.draw_series(pending().map(|p| Cross::new(at(p), 3, INFO.stroke_width(1))))?;
         label_faults(root, labels)
     })
 }
@@ -211,20 +257,30 @@ fn bucket_width(secs: f64) -> f64 {
 }
 
 /// Throughput over time: ok, fail and info completions per second (by completion time, in 1 s
-/// buckets, finer for runs under 10 s), as lines, with each fault interval shaded. Returns SVG
-/// text.
+/// buckets, finer for runs under 10 s; the last bucket, which ends with the run, divided by the
+/// time it covers),
+/// as lines at bucket centers, with each fault interval shaded. Returns SVG text.
 pub fn throughput_svg(events: &[Event]) -> String {
     let points = points(events);
     let faults = fault_intervals(events);
     let end = seconds(last_time(events));
     let width = bucket_width(end);
-    let buckets = (end / width).floor() as usize + 1;
+    // The last bucket runs to the end of the run: from half a width to one and a half.
+    let buckets = ((end / width).round() as usize).max(1);
+    // Each bucket's center and the time it covers.
+    let spans: Vec<(f64, f64)> = (0..buckets)
+        .map(|i| {
+            let from = i as f64 * width;
+            let to = if i + 1 == buckets { end } else { from + width }.max(from);
+            ((from + to) / 2.0, (to - from).max(width / 4.0))
+        })
+        .collect();
     let series = [
         (Kind::Ok, OK, "ok"),
         (Kind::Fail, FAIL, "fail"),
         (Kind::Info, INFO, "info"),
     ];
-    let rates: Vec<Vec<f64>> = series
+    let rates: Vec<Vec<(f64, f64)>> = series
         .iter()
         .map(|(kind, _, _)| {
             let mut counts = vec![0u64; buckets];
@@ -234,23 +290,32 @@ pub fn throughput_svg(events: &[Event]) -> String {
                     counts[bucket] += 1;
                 }
             }
-            counts.into_iter().map(|c| c as f64 / width).collect()
+            counts
+                .into_iter()
+                .zip(&spans)
+                .map(|(c, (x, covers))| (*x, c as f64 / covers))
+                .collect()
         })
         .collect();
     let y_hi = rates
         .iter()
         .flatten()
-        .fold(0.0, |a: f64, b| a.max(*b))
+        .fold(0.0, |a: f64, (_, r)| a.max(*r))
         .max(1.0)
         * 1.1;
-    let x_max = (buckets as f64 * width).max(end);
-    let caption = format!("Completions per second ({} s buckets)", width);
+    let x_max = end.max(1e-3);
+    let title = format!("Completions per second ({} s buckets)", tick(&width));
+    let legend: Vec<(Mark, &str, RGBColor)> = series
+        .iter()
+        .map(|&(_, color, name)| (Mark::Line, name, color))
+        .collect();
 
     render(|root| {
         root.fill(&WHITE)?;
+        title_and_legend(root, &title, &legend)?;
         let mut chart = ChartBuilder::on(root)
-            .caption(caption, (FONT, 18))
             .margin(12)
+            .margin_top(40)
             .x_label_area_size(40)
             .y_label_area_size(64)
             .build_cartesian_2d(0f64..x_max, 0f64..y_hi)?;
@@ -258,28 +323,18 @@ pub fn throughput_svg(events: &[Event]) -> String {
             .configure_mesh()
             .x_desc("time since start (s)")
             .y_desc("completions / s")
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
+            .label_style((FONT, 15))
+            .axis_desc_style((FONT, 16))
             .draw()?;
         let labels = shade_faults(&mut chart, &faults, (0.0, y_hi))?;
-        for ((_, color, name), rates) in series.iter().zip(&rates) {
-            let line = rates
-                .iter()
-                .enumerate()
-                .map(|(i, r)| ((i as f64 + 0.5) * width, *r));
-            let color = *color;
-            chart
-                .draw_series(LineSeries::new(line, color.stroke_width(2)))?
-                .label(*name)
-                .legend(move |(x, y)| {
-                    PathElement::new([(x - 8, y), (x + 8, y)], color.stroke_width(2))
-                });
+        for ((_, color, _), rates) in series.iter().zip(&rates) {
+            chart.draw_series(LineSeries::new(
+                rates.iter().copied(),
+                color.stroke_width(2),
+            ))?;
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.4))
-            .label_font((FONT, 12))
-            .draw()?;
         label_faults(root, labels)
     })
 }
@@ -296,12 +351,17 @@ mod tests {
             .count()
     }
 
+    /// Whether `svg` has a `<text>` element saying exactly `text`.
+    fn has_text(svg: &str, text: &str) -> bool {
+        svg.contains(&format!(">\n{text}\n</text>")) || svg.contains(&format!(">{text}</text>"))
+    }
+
     fn check(svg: &str) {
         assert!(svg.starts_with("<svg"), "{svg}");
         assert!(svg.trim_end().ends_with("</svg>"), "{svg}");
         assert_eq!(bands(svg), 2, "one band per fault:\n{svg}");
-        assert!(svg.contains(">partition</text>"), "{svg}");
-        assert!(svg.contains(">kill</text>"), "{svg}");
+        assert!(has_text(svg, "partition"), "{svg}");
+        assert!(has_text(svg, "kill"), "{svg}");
         assert!(
             svg.contains("#1F77B4") || svg.contains("#1f77b4"),
             "first fault color"
@@ -318,7 +378,7 @@ mod tests {
         check(&svg);
         assert!(svg.contains("<circle"), "points are drawn");
         assert!(
-            svg.contains(">latency (ms)</text>"),
+            has_text(&svg, "latency (ms)"),
             "axis text renders without fonts"
         );
     }
@@ -329,7 +389,7 @@ mod tests {
         check(&svg);
         assert!(svg.contains("<polyline"), "lines are drawn");
         assert!(
-            svg.contains(">completions / s</text>"),
+            has_text(&svg, "completions / s"),
             "axis text renders without fonts"
         );
     }
@@ -350,5 +410,13 @@ mod tests {
         assert_eq!(bucket_width(3.0), 0.1);
         assert_eq!(bucket_width(0.01), 1e-3);
         assert!(bucket_width(9.9) <= 0.5);
+    }
+
+    #[test]
+    fn ticks_drop_needless_decimals() {
+        assert_eq!(tick(&100.0), "100");
+        assert_eq!(tick(&0.1), "0.1");
+        assert_eq!(tick(&2.5), "2.5");
+        assert_eq!(tick(&0.30000000000000004), "0.3");
     }
 }

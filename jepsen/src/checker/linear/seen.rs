@@ -15,10 +15,13 @@ use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::hash::Hash;
 
+/// The completed operations linearized, and the state.
+type Key<S> = (Box<[u64]>, S);
+
 /// Explored configurations: for each (completed set, state), the indeterminate sets explored
 /// with it, none a superset of another.
 pub(super) struct Seen<S> {
-    explored: HashMap<(Box<[u64]>, S), Vec<Box<[u64]>>>,
+    explored: HashMap<Key<S>, Vec<Box<[u64]>>>,
     /// Approximate bytes held.
     pub bytes: usize,
 }
@@ -37,11 +40,10 @@ impl<S: Clone + Eq + Hash> Seen<S> {
 
     /// Records the configuration; false if one explored before covers it.
     pub fn visit(&mut self, completed: &[u64], state: &S, indeterminate: &[u64]) -> bool {
-        let word = std::mem::size_of::<u64>();
         let entry = self.explored.entry((Box::from(completed), state.clone()));
         if matches!(entry, Entry::Vacant(_)) {
-            self.bytes += completed.len() * word
-                + std::mem::size_of::<((Box<[u64]>, S), Vec<Box<[u64]>>)>()
+            self.bytes += std::mem::size_of_val(completed)
+                + std::mem::size_of::<(Key<S>, Vec<Box<[u64]>>)>()
                 + 16;
         }
         let sets = entry.or_default();
@@ -51,7 +53,7 @@ impl<S: Clone + Eq + Hash> Seen<S> {
         // Sets the new one covers will never be needed again.
         let before = sets.len();
         sets.retain(|seen| !subset(indeterminate, seen));
-        let per_set = indeterminate.len() * word + std::mem::size_of::<Box<[u64]>>();
+        let per_set = std::mem::size_of_val(indeterminate) + std::mem::size_of::<Box<[u64]>>();
         self.bytes = self.bytes.saturating_sub((before - sets.len()) * per_set) + per_set;
         sets.push(indeterminate.into());
         true
