@@ -15,7 +15,7 @@ use std::time::Duration;
 use clap::Parser;
 use tanli_jepsen::checker::Workload;
 use tanli_jepsen::nemesis::{Nemesis, Schedule};
-use tanli_jepsen::run::{run, Options};
+use tanli_jepsen::run::{interrupt, interrupted, run, Options};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -60,8 +60,8 @@ struct Args {
     /// Every nemesis (alone) × every workload, one run each.
     #[arg(long, conflicts_with = "soak")]
     matrix: bool,
-    /// Long soak: every workload in turn under all faults at once, until stopped or for
-    /// --time-limit seconds each.
+    /// Long soak: every workload in turn under all faults at once, --time-limit seconds each,
+    /// round after round until Ctrl-C (which ends the current run cleanly and reports it).
     #[arg(long)]
     soak: bool,
     /// Start the servers with --unsafe-stale-reads (the suite must then report INVALID).
@@ -82,6 +82,11 @@ const NEMESES: [Nemesis; 7] = [
 
 fn main() {
     let args = Args::parse();
+    // Ctrl-C ends the current run early but cleanly: faults healed, servers stopped, history
+    // checked and written. A second Ctrl-C is not special: the same flag is set again.
+    if let Err(e) = ctrlc::set_handler(interrupt) {
+        eprintln!("tanli-jepsen: no Ctrl-C handler ({e}); an interrupt will not clean up");
+    }
     let mut plan: Vec<(Workload, Vec<Nemesis>)> = Vec::new();
     if args.matrix {
         for n in NEMESES {
@@ -105,6 +110,9 @@ fn main() {
     let mut errors = 0;
     loop {
         for (workload, nemeses) in &plan {
+            if interrupted() {
+                break;
+            }
             let names: Vec<&str> = nemeses.iter().map(|n| n.name()).collect();
             let name = format!(
                 "{stamp}-{}-{}",
@@ -152,7 +160,7 @@ fn main() {
                 }
             }
         }
-        if !args.soak {
+        if !args.soak || interrupted() {
             break;
         }
     }

@@ -17,6 +17,19 @@ use crate::nemesis::{self, Nemesis, Schedule};
 use crate::net::Firewall;
 use crate::workload::{self, Shared};
 
+/// Set by Ctrl-C: runs end their workload early, heal, and still check and report.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Asks every run in progress to wrap up (from a signal handler).
+pub fn interrupt() {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+/// Whether [`interrupt`] was called.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
 /// Everything a run is told.
 #[derive(Clone, Debug)]
 pub struct Options {

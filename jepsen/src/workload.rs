@@ -179,7 +179,7 @@ pub fn run_worker(
 ) {
     let mut process = worker;
     let mut client = Client::new(timeout);
-    while Instant::now() < deadline {
+    while Instant::now() < deadline && !crate::run::interrupted() {
         let node = {
             let addrs = addresses.read().unwrap_or_else(|e| e.into_inner());
             addrs[(worker as usize) % addrs.len()]
