@@ -143,6 +143,13 @@ pub struct LimitArgs {
     /// How long a first start keeps trying to join before giving up.
     #[arg(long, env = "TANLI_JOIN_TIMEOUT_MS")]
     pub join_timeout_ms: Option<u64>,
+    /// Exactly-once writes: a client whose last request is older than this (log time) is
+    /// forgotten, so its requests must not be retried later than this.
+    #[arg(long, env = "TANLI_DEDUP_WINDOW_MS")]
+    pub dedup_window_ms: Option<u64>,
+    /// Exactly-once writes: replies kept per client (older requests answer `-UNCERTAIN`).
+    #[arg(long, env = "TANLI_DEDUP_REPLIES_PER_CLIENT_MAX")]
+    pub dedup_replies_per_client_max: Option<u64>,
     /// Gossip round interval.
     #[arg(long, env = "TANLI_GOSSIP_INTERVAL_MS")]
     pub gossip_interval_ms: Option<u64>,
@@ -198,6 +205,8 @@ pub struct Config {
     pub gossip_interval_ms: u64,
     pub gossip_phi_threshold: f64,
     pub gossip_dead_grace_ms: u64,
+    pub dedup_window_ms: u64,
+    pub dedup_replies_per_client_max: u64,
 }
 
 impl Config {
@@ -280,6 +289,8 @@ impl Config {
             gossip_interval_ms: limit!(gossip_interval_ms, 200),
             gossip_phi_threshold: limit!(gossip_phi_threshold, 8.0),
             gossip_dead_grace_ms: limit!(gossip_dead_grace_ms, 3_600_000),
+            dedup_window_ms: limit!(dedup_window_ms, 600_000),
+            dedup_replies_per_client_max: limit!(dedup_replies_per_client_max, 4096).max(1),
         };
         config.validate()?;
         Ok(config)

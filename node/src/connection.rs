@@ -221,6 +221,17 @@ fn dispatch(
             Reply::Error("NOAUTH Authentication required.".into()),
             false,
         ),
+        Command::Admin(a) => {
+            let node = node.clone();
+            async move {
+                Owed {
+                    resp3,
+                    reply: crate::admin::answer(&node, a).await,
+                    close: false,
+                }
+            }
+            .boxed()
+        }
         Command::Read(r) => {
             let (node, stale_ok) = (node.clone(), session.readonly);
             let (writes_before, done) = session.order.read();

@@ -26,7 +26,18 @@ use crate::shard::now_ms;
 
 /// Routes `cmd` and queues it for proposal now (so a connection's writes enter the log in the
 /// order it sent them); the returned future yields the applied reply.
-pub fn submit_write(node: &Arc<Node>, cmd: WriteCmd, asking: bool) -> BoxFuture<'static, Reply> {
+pub fn submit_write(
+    node: &Arc<Node>,
+    mut cmd: WriteCmd,
+    asking: bool,
+) -> BoxFuture<'static, Reply> {
+    if let WriteCmd::Req { policy, .. } = &mut cmd {
+        // Carried in the entry, so every replica applies the same bounds.
+        *policy = tanli_storage::dedup::DedupPolicy {
+            window_ms: node.config.dedup_window_ms,
+            per_client_max: node.config.dedup_replies_per_client_max,
+        };
+    }
     let topo = node.topology();
     let keys = cmd.keys();
     let mode = Mode {

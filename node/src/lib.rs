@@ -17,11 +17,13 @@
 //!
 //! Beside them: `config` (every limit, named), `error` (the one error → reply mapping),
 //! `clients` (CLIENT LIST), `info` (INFO, HELLO), `cluster_info` (CLUSTER SHARDS, SLOTS, NODES,
-//! INFO, ... rendered from the topology), `keyless` (DBSIZE/KEYS/SCAN over several shards).
+//! INFO, ... rendered from the topology), `keyless` (DBSIZE/KEYS/SCAN over several shards),
+//! `admin` (client ids, worker-id leases and `TANLI.ID`, through the meta shard).
 //! The control plane lives in `control/` (gossip, the meta shard, placement, the hosted Raft
 //! groups): it publishes the topology the data plane routes by and never sits on the request
 //! path.
 
+pub mod admin;
 pub mod clients;
 pub mod cluster_info;
 pub mod cmd;

@@ -49,6 +49,10 @@ pub struct Node {
     pub rpc_stats: Arc<RpcStats>,
     /// The control plane's newest published view.
     pub topology: watch::Receiver<Arc<Topology>>,
+    /// The control plane, for commands that need the meta shard (client ids, worker ids).
+    pub control: Arc<Control>,
+    /// This node's Snowflake generator for `TANLI.ID`.
+    pub ids: crate::admin::IdSource,
 }
 
 impl Node {
@@ -286,6 +290,8 @@ pub async fn run(
         commands_processed: AtomicU64::new(0),
         topology,
         rpc_stats,
+        control: control.clone(),
+        ids: crate::admin::IdSource::default(),
     });
     let _ = ready.send(Bound {
         node_id: identity.node_id,

@@ -9,7 +9,9 @@
 //! - [`placement`](place): shard → replica nodes on a consistent-hash ring, and the membership
 //!   changes ([`plan_replicas`]) that reach it.
 //! - [`route`](route()): a command's keys → serve here, `MOVED`, `CROSSSLOT` or `CLUSTERDOWN`.
+//! - [`ids`]: Snowflake-style global ids (the wall clock is passed in).
 
+pub mod ids;
 mod map;
 mod placement;
 mod route;

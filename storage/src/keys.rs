@@ -29,7 +29,7 @@ pub const NODE_ID: &[u8] = b"node/id";
 pub const NODE_CLUSTER: &[u8] = b"node/cluster";
 pub const NODE_FORMAT: &[u8] = b"node/format";
 
-const SHARD_META: u8 = 0x10;
+pub(crate) const SHARD_META: u8 = 0x10;
 
 /// Per-shard metadata records in the `meta` CF.
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +41,8 @@ pub enum ShardMeta {
     Applied = 4,
     /// The Raft peer id this node's replica of the shard has (postcard u64, versioned).
     Peer = 5,
+    // 6, 7 and 8 are the exactly-once table's replies, client heads and sweep cursor: see
+    // `dedup.rs`.
 }
 
 pub fn shard_meta(shard: ShardId, kind: ShardMeta) -> [u8; 10] {

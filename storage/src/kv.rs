@@ -5,6 +5,7 @@
 //! apply (through [`KvWrite`]), reads through a [`ShardRead`] taken after the read's consistency
 //! check. Unit tests of the command layer implement these traits in memory.
 
+use crate::dedup::{DedupPolicy, RequestId, Seen};
 use crate::StorageError;
 
 /// What kind of value a key holds. Persisted as one byte: never renumber, only append.
@@ -79,8 +80,17 @@ pub trait KvWrite: KvRead {
     fn put(&mut self, key: &[u8], record: Record) -> Result<(), StorageError>;
     /// Remove; returns whether a record (live or expired) was there.
     fn delete(&mut self, key: &[u8]) -> Result<bool, StorageError>;
-    /// Remove every record of this shard (`FLUSHDB`/`FLUSHALL`).
+    /// Remove every record of this shard (`FLUSHDB`/`FLUSHALL`). The exactly-once table stays.
     fn clear(&mut self) -> Result<(), StorageError>;
+    /// What the exactly-once table knows of request `id` (see `dedup.rs`).
+    fn request_seen(&self, id: RequestId) -> Result<Seen, StorageError>;
+    /// Records the reply of request `id`, applied now, in the same batch as its writes.
+    fn request_done(
+        &mut self,
+        id: RequestId,
+        reply: &[u8],
+        policy: DedupPolicy,
+    ) -> Result<(), StorageError>;
 }
 
 /// Range reads of one shard's committed state, for `SCAN`, `KEYS` and `RANDOMKEY`.

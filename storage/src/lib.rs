@@ -11,6 +11,7 @@
 
 mod codec;
 mod db;
+pub mod dedup;
 pub mod keys;
 pub mod kv;
 mod log_store;

@@ -1,8 +1,11 @@
 //! Per-shard snapshots: build from a RocksDB point-in-time view, install by replacing the shard's
 //! range in one synced batch.
 //!
-//! Image format: `version:u8`, `header_len:u32 BE`, header (versioned postcard [`Header`]), then
-//! records `key_len:u32 BE, user_key, value_len:u32 BE, encoded record` until the end. The newest
+//! Image format (v2): `version:u8`, `header_len:u32 BE`, header (versioned postcard [`Header`]),
+//! `records_len:u64 BE` and that many bytes of records `key_len:u32 BE, user_key, value_len:u32
+//! BE, encoded record`, then the exactly-once table until the end: `key_len:u32 BE, key (the
+//! `meta` key after its `0x10 shard` prefix), value_len:u32 BE, value`. Version 1 images (records
+//! until the end, no table) are still installed. The newest
 //! image of each shard is kept at `<data-dir>/snapshots/shard-<id>.snap` (written to a temporary
 //! file, synced, then renamed), so a restarted node can still serve it. Images are held in memory
 //! while sent (`SnapshotData` is a byte cursor): streaming from the file is future work.
@@ -21,6 +24,9 @@ use crate::types::{ShardId, Snapshot, SnapshotData, SnapshotMeta, TypeConfig};
 use crate::StorageError;
 
 const IMAGE_V1: u8 = 1;
+const IMAGE_V2: u8 = 2;
+/// Bytes of `0x10 shard` before a per-shard `meta` key's own part.
+const SHARD_META_PREFIX: usize = 9;
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Header {
@@ -74,9 +80,11 @@ impl SnapshotBuilder {
             meta: meta.clone(),
             applied,
         })?;
-        let mut image = vec![IMAGE_V1];
+        let mut image = vec![IMAGE_V2];
         image.extend_from_slice(&(header.len() as u32).to_be_bytes());
         image.extend_from_slice(&header);
+        let records_len_at = image.len();
+        image.extend_from_slice(&0u64.to_be_bytes());
         let (start, end) = keys::shard_range(self.shard);
         let mut ro = ReadOptions::default();
         ro.set_snapshot(&view);
@@ -88,6 +96,23 @@ impl SnapshotBuilder {
                 .ok_or_else(|| corrupt("foreign key in shard range"))?;
             image.extend_from_slice(&(user_key.len() as u32).to_be_bytes());
             image.extend_from_slice(user_key);
+            image.extend_from_slice(&(v.len() as u32).to_be_bytes());
+            image.extend_from_slice(&v);
+        }
+        let records_len = (image.len() - records_len_at - 8) as u64;
+        image[records_len_at..records_len_at + 8].copy_from_slice(&records_len.to_be_bytes());
+        let (start, end) = dedup_range(self.shard);
+        let mut ro = ReadOptions::default();
+        ro.set_snapshot(&view);
+        ro.set_iterate_upper_bound(end);
+        for item in db.iterator_cf_opt(&meta_cf, ro, IteratorMode::From(&start, Direction::Forward))
+        {
+            let (k, v) = item.map_err(db_err)?;
+            let own = k
+                .get(SHARD_META_PREFIX..)
+                .ok_or_else(|| corrupt("short exactly-once key"))?;
+            image.extend_from_slice(&(own.len() as u32).to_be_bytes());
+            image.extend_from_slice(own);
             image.extend_from_slice(&(v.len() as u32).to_be_bytes());
             image.extend_from_slice(&v);
         }
@@ -129,17 +154,54 @@ fn read_u32(b: &[u8], at: usize) -> Result<usize, StorageError> {
     Ok(u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) as usize)
 }
 
-fn parse_header(image: &[u8]) -> Result<(Header, usize), StorageError> {
-    match image.first() {
-        Some(&IMAGE_V1) => {}
+/// `[start, end)` of the exactly-once table of `shard` in the `meta` CF (replies, client heads,
+/// sweep cursor: `0x10 shard 0x06` up to `0x10 shard 0x09`).
+fn dedup_range(shard: ShardId) -> (Vec<u8>, Vec<u8>) {
+    let (start, _) = crate::dedup::entry_range(shard);
+    let mut end = start.clone();
+    if let Some(kind) = end.last_mut() {
+        *kind = 0x09;
+    }
+    (start, end)
+}
+
+/// The header, where the records start, and where they end (the table follows, in v2).
+fn parse_header(image: &[u8]) -> Result<(Header, usize, usize), StorageError> {
+    let version = match image.first() {
+        Some(&v) if v == IMAGE_V1 || v == IMAGE_V2 => v,
         Some(v) => return Err(corrupt(format!("unknown image version {v}"))),
         None => return Err(corrupt("empty image")),
-    }
+    };
     let len = read_u32(image, 1)?;
     let body = image
         .get(5..5 + len)
         .ok_or_else(|| corrupt("truncated header"))?;
-    Ok((codec::decode("snapshot header", body)?, 5 + len))
+    let header = codec::decode("snapshot header", body)?;
+    let at = 5 + len;
+    if version == IMAGE_V1 {
+        return Ok((header, at, image.len()));
+    }
+    let records_len = image
+        .get(at..at + 8)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_be_bytes)
+        .ok_or_else(|| corrupt("truncated records length"))?;
+    let end = usize::try_from(records_len)
+        .ok()
+        .and_then(|n| n.checked_add(at + 8))
+        .filter(|&end| end <= image.len())
+        .ok_or_else(|| corrupt("records length past the end"))?;
+    Ok((header, at + 8, end))
+}
+
+/// One `len:u32 BE, bytes` field at `*at`, advancing `*at`.
+fn field<'a>(image: &'a [u8], at: &mut usize, what: &str) -> Result<&'a [u8], StorageError> {
+    let len = read_u32(image, *at)?;
+    let bytes = image
+        .get(*at + 4..*at + 4 + len)
+        .ok_or_else(|| corrupt(format!("truncated {what}")))?;
+    *at += 4 + len;
+    Ok(bytes)
 }
 
 /// The newest image of `shard`, if one was built or installed here.
@@ -149,7 +211,7 @@ pub(crate) fn current(store: &Store, shard: ShardId) -> Result<Option<Snapshot>,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    let (header, _) = parse_header(&image)?;
+    let (header, _, _) = parse_header(&image)?;
     Ok(Some(Snapshot {
         meta: header.meta,
         snapshot: SnapshotData::new(image),
@@ -163,7 +225,7 @@ pub(crate) fn install(
     meta: &SnapshotMeta,
     image: Vec<u8>,
 ) -> Result<AppliedState, StorageError> {
-    let (header, mut at) = parse_header(&image)?;
+    let (header, mut at, records_end) = parse_header(&image)?;
     if header.shard != shard {
         return Err(corrupt(format!(
             "image of shard {} offered to shard {shard}",
@@ -179,17 +241,9 @@ pub(crate) fn install(
     batch.delete_range_cf(expiry_cf, &start[..], &end[..]);
     let mut count = 0u64;
     let mut expiring = 0u64;
-    while at < image.len() {
-        let klen = read_u32(&image, at)?;
-        let key = image
-            .get(at + 4..at + 4 + klen)
-            .ok_or_else(|| corrupt("truncated key"))?;
-        at += 4 + klen;
-        let vlen = read_u32(&image, at)?;
-        let value = image
-            .get(at + 4..at + 4 + vlen)
-            .ok_or_else(|| corrupt("truncated value"))?;
-        at += 4 + vlen;
+    while at < records_end {
+        let key = field(&image, &mut at, "key")?;
+        let value = field(&image, &mut at, "value")?;
         let record = codec::decode_record(value)?;
         if let Some(exp) = record.expire_at_ms {
             batch.put_cf(&expiry_cf, keys::expiry(shard, exp, key), []);
@@ -197,6 +251,22 @@ pub(crate) fn install(
         }
         batch.put_cf(&data_cf, keys::data(shard, key), value);
         count += 1;
+    }
+    if at != records_end {
+        return Err(corrupt("records overrun their length"));
+    }
+    let (start, end) = dedup_range(shard);
+    batch.delete_range_cf(meta_cf, &start[..], &end[..]);
+    let shard_prefix = &start[..SHARD_META_PREFIX];
+    while at < image.len() {
+        let own = field(&image, &mut at, "exactly-once key")?;
+        let value = field(&image, &mut at, "exactly-once value")?;
+        let mut key = shard_prefix.to_vec();
+        key.extend_from_slice(own);
+        if key < start || key >= end {
+            return Err(corrupt("exactly-once key outside its range"));
+        }
+        batch.put_cf(&meta_cf, key, value);
     }
     let applied = AppliedState {
         last_applied: meta.last_log_id,

@@ -6,7 +6,7 @@
 //! crash. Replies are released only after that batch is written. Apply is deterministic: "now" is
 //! the log time carried by the entries, never the local clock.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::sync::Arc;
 
@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec;
 use crate::db::{db_err, io_err, Store};
+use crate::dedup::{self, DedupPolicy, MetaRw, RequestId, Seen};
 use crate::keys::{self, ShardMeta};
 use crate::kv::{Applier, KvRead, KvWrite, Record};
 use crate::snapshot::{self, SnapshotBuilder};
@@ -93,6 +94,10 @@ impl StateMachine {
         {
             let mut txn = Txn {
                 db,
+                meta,
+                meta_overlay: BTreeMap::new(),
+                entry_floors: HashMap::new(),
+                log_time_ms: state.log_time_ms,
                 data: self.store.cf(keys::CF_DATA)?,
                 expiry: self.store.cf(keys::CF_EXPIRY)?,
                 shard: self.shard,
@@ -121,6 +126,7 @@ impl StateMachine {
                     EntryPayload::Blank => Applied::default(),
                     EntryPayload::Normal(p) => {
                         state.log_time_ms = state.log_time_ms.max(p.stamp_ms);
+                        txn.log_time_ms = state.log_time_ms;
                         Applied(self.applier.apply(&mut txn, state.log_time_ms, &p.cmd)?)
                     }
                     EntryPayload::Membership(m) => {
@@ -198,6 +204,13 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 /// The writes of one apply group, readable before they are written.
 struct Txn<'a> {
     db: &'a DB,
+    meta: &'a ColumnFamily,
+    /// `meta` CF keys written (`Some`) or deleted (`None`) by this group: the exactly-once table.
+    meta_overlay: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    /// Per client: replies with a lower sequence number were range-deleted by this group.
+    entry_floors: HashMap<u64, u64>,
+    /// The log time of the entry being applied.
+    log_time_ms: u64,
     data: &'a ColumnFamily,
     expiry: &'a ColumnFamily,
     shard: ShardId,
@@ -275,6 +288,20 @@ impl KvWrite for Txn<'_> {
         Ok(true)
     }
 
+    fn request_seen(&self, id: RequestId) -> Result<Seen, StorageError> {
+        dedup::lookup(self, self.shard, id)
+    }
+
+    fn request_done(
+        &mut self,
+        id: RequestId,
+        reply: &[u8],
+        policy: DedupPolicy,
+    ) -> Result<(), StorageError> {
+        let (shard, now) = (self.shard, self.log_time_ms);
+        dedup::record(self, shard, id, reply, now, policy)
+    }
+
     fn clear(&mut self) -> Result<(), StorageError> {
         let (start, end) = keys::shard_range(self.shard);
         self.batch.delete_range_cf(self.data, &start[..], &end[..]);
@@ -285,5 +312,98 @@ impl KvWrite for Txn<'_> {
         *self.count = 0;
         *self.expiring = 0;
         Ok(())
+    }
+}
+
+impl MetaRw for Txn<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        if let Some(v) = self.meta_overlay.get(key) {
+            return Ok(v.clone());
+        }
+        if let Some((client, seq)) = dedup::entry_parts(self.shard, key) {
+            if self
+                .entry_floors
+                .get(&client)
+                .is_some_and(|&below| seq < below)
+            {
+                return Ok(None);
+            }
+        }
+        self.db.get_cf(self.meta, key).map_err(db_err)
+    }
+
+    fn put(&mut self, key: Vec<u8>, value: Vec<u8>) {
+        self.batch.put_cf(self.meta, &key, &value);
+        self.meta_overlay.insert(key, Some(value));
+    }
+
+    fn delete(&mut self, key: Vec<u8>) {
+        self.batch.delete_cf(self.meta, &key);
+        self.meta_overlay.insert(key, None);
+    }
+
+    fn delete_entries(&mut self, shard: ShardId, client: u64, below: u64) {
+        let start = dedup::entry_key(shard, client, 0);
+        let end = if below == u64::MAX {
+            match client.checked_add(1) {
+                Some(next) => dedup::entry_key(shard, next, 0),
+                None => dedup::entry_range(shard).1,
+            }
+        } else {
+            dedup::entry_key(shard, client, below)
+        };
+        self.batch.delete_range_cf(self.meta, &start, &end);
+        let stale: Vec<Vec<u8>> = self
+            .meta_overlay
+            .range(start..end)
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in stale {
+            self.meta_overlay.remove(&k);
+        }
+        let floor = self.entry_floors.entry(client).or_insert(0);
+        *floor = (*floor).max(below);
+    }
+
+    fn heads_after(
+        &self,
+        shard: ShardId,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>, StorageError> {
+        let (_, end) = dedup::head_range(shard);
+        let start = match after.checked_add(1) {
+            Some(first) => dedup::head_key(shard, first),
+            None => return Ok(Vec::new()),
+        };
+        let in_overlay: Vec<(Vec<u8>, Option<Vec<u8>>)> = self
+            .meta_overlay
+            .range(start.clone()..end.clone())
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        // Enough committed heads that `limit` survive this group's deletions.
+        let want = limit + in_overlay.len();
+        let mut merged: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
+        let mut ro = rocksdb::ReadOptions::default();
+        ro.set_iterate_upper_bound(end);
+        let iter = self.db.iterator_cf_opt(
+            self.meta,
+            ro,
+            rocksdb::IteratorMode::From(&start, rocksdb::Direction::Forward),
+        );
+        for item in iter.take(want) {
+            let (k, v) = item.map_err(db_err)?;
+            merged.insert(k.to_vec(), Some(v.to_vec()));
+        }
+        // A committed head beyond the ones read can only matter if fewer than `limit` remain,
+        // and then `want` already read them all.
+        for (k, v) in in_overlay {
+            merged.insert(k, v);
+        }
+        Ok(merged
+            .into_iter()
+            .filter_map(|(k, v)| Some((dedup::head_client(shard, &k)?, v?)))
+            .take(limit)
+            .collect())
     }
 }

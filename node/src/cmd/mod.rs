@@ -29,6 +29,7 @@ pub mod scan;
 pub mod set;
 pub mod string;
 pub mod table;
+pub mod tanli;
 
 mod bignum;
 mod glob;
@@ -46,6 +47,7 @@ pub use self::expire::{ExpireCond, ExpireKind};
 pub use self::scan::ScanArgs;
 pub use self::set::{GetExOpt, SetCond, SetExpiry, SetFlavor};
 pub use self::table::command_reply;
+pub use self::tanli::AdminCmd;
 pub use crate::reply::DecodeError;
 use crate::reply::{decode_versioned, encode_versioned, Reply};
 
@@ -55,6 +57,8 @@ pub enum Command {
     Conn(ConnCmd),
     Read(ReadCmd),
     Write(WriteCmd),
+    /// Answered by the node with the meta shard's help (`tanli.rs`).
+    Admin(AdminCmd),
 }
 
 /// Parses one argument vector (`args[0]` is the command name, any case). An `Err` is the reply
@@ -209,6 +213,19 @@ pub enum WriteCmd {
     Reap {
         keys: Vec<(Vec<u8>, u64)>,
     },
+    // New variants go last: the log holds the variant index.
+    /// DELIFEQ (Valkey): delete the key if its value is exactly `value`.
+    DelIfEq {
+        key: Vec<u8>,
+        value: Vec<u8>,
+    },
+    /// TANLI.REQ: `inner` applied at most once per request id, under the proposing node's
+    /// exactly-once policy.
+    Req {
+        id: tanli_storage::dedup::RequestId,
+        policy: tanli_storage::dedup::DedupPolicy,
+        inner: Box<WriteCmd>,
+    },
 }
 
 impl WriteCmd {
@@ -223,7 +240,9 @@ impl WriteCmd {
             | WriteCmd::IncrBy { key, .. }
             | WriteCmd::IncrByFloat { key, .. }
             | WriteCmd::Expire { key, .. }
-            | WriteCmd::Persist { key } => vec![key.as_slice()],
+            | WriteCmd::Persist { key }
+            | WriteCmd::DelIfEq { key, .. } => vec![key.as_slice()],
+            WriteCmd::Req { inner, .. } => inner.keys(),
             WriteCmd::MSet { pairs, .. } => pairs.iter().map(|(k, _)| k.as_slice()).collect(),
             WriteCmd::Del { keys } => keys.iter().map(Vec::as_slice).collect(),
             WriteCmd::Reap { keys } => keys.iter().map(|(k, _)| k.as_slice()).collect(),
@@ -277,6 +296,8 @@ impl WriteCmd {
             WriteCmd::Persist { key } => expire::persist(kv, now, key),
             WriteCmd::Flush => keyspace::flush(kv),
             WriteCmd::Reap { keys } => keyspace::reap(kv, now, keys),
+            WriteCmd::DelIfEq { key, value } => tanli::delifeq(kv, now, key, value),
+            WriteCmd::Req { id, policy, inner } => tanli::apply_req(kv, now, *id, *policy, inner),
         })
     }
 }

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 
 use super::parse::{err, Args};
-use super::{cluster, conn, counter, expire, glob, keyspace, scan, set, string};
+use super::{cluster, conn, counter, expire, glob, keyspace, scan, set, string, tanli};
 use super::{Command, CommandSub, ListFilter};
 use crate::reply::Reply;
 
@@ -181,6 +181,7 @@ pub static TABLE: &[Spec] = &[
     cmd("decr", 2, W_OOM_FAST, STRING, "string", "1.0.0", "Decrements an integer value by one.", counter::parse_decr).key(RW_ACCESS_UPDATE),
     cmd("decrby", 3, W_OOM_FAST, STRING, "string", "1.0.0", "Decrements an integer value.", counter::parse_decrby).key(RW_ACCESS_UPDATE),
     cmd("del", -2, W, KEYSPACE, "generic", "1.0.0", "Deletes keys.", keyspace::parse_del).tips(MULTI_SUM).key_range(None, &["RM", "delete"], -1, 1),
+    cmd("delifeq", 3, W_FAST, STRING, "string", "9.0.0", "Deletes a key if its value equals the given one.", tanli::parse_delifeq).key(&["RM", "delete"]),
     cmd("echo", 2, &["loading", "stale", "fast"], CONNECTION, "connection", "1.0.0", "Returns its argument.", conn::parse_echo),
     cmd("exists", -2, RO_FAST, KEYSPACE, "generic", "1.0.0", "Counts which of the keys exist.", keyspace::parse_exists).tips(MULTI_SUM).key_range(None, &["RO"], -1, 1),
     cmd("expire", -3, W_FAST, KEYSPACE, "generic", "1.0.0", "Sets a key's time to live in seconds.", expire::parse_expire_cmd).key(RW_UPDATE),
@@ -220,6 +221,10 @@ pub static TABLE: &[Spec] = &[
     cmd("setrange", 4, W_OOM, STRING, "string", "2.2.0", "Overwrites part of a string value at an offset.", string::parse_setrange).key(RW_UPDATE),
     cmd("strlen", 2, RO_FAST, STRING, "string", "2.2.0", "Returns the length of a string value.", string::parse_strlen).key(&["RO"]),
     cmd("substr", 4, RO, STRING, "string", "1.0.0", "Returns a substring of a string value.", string::parse_getrange).key(RO_ACCESS),
+    cmd("tanli.clientid", 1, &["fast"], &[], "tanli", "0.1.0", "Allocates a client id for exactly-once writes.", tanli::parse_clientid),
+    cmd("tanli.id", 1, &["fast"], &[], "tanli", "0.1.0", "Returns a cluster-unique, time-ordered 64-bit id.", tanli::parse_id),
+    cmd("tanli.req", -4, &["write", "movablekeys"], &[], "tanli", "0.1.0", "Applies a write at most once per client id and sequence number.", tanli::parse_req),
+    cmd("tanli.workerid", -2, &["fast"], &[], "tanli", "0.1.0", "Leases a worker id for Snowflake ids.", tanli::parse_workerid),
     cmd("ttl", 2, RO_FAST, KEYSPACE, "generic", "1.0.0", "Returns a key's time to live in seconds.", expire::parse_ttl).tips(NONDET).key(RO_ACCESS),
     cmd("type", 2, RO_FAST, KEYSPACE, "generic", "1.0.0", "Returns the type of a key's value.", keyspace::parse_type).key(&["RO"]),
     cmd("unlink", -2, W_FAST, KEYSPACE, "generic", "4.0.0", "Deletes keys.", keyspace::parse_del).tips(MULTI_SUM).key_range(None, &["RM", "delete"], -1, 1),

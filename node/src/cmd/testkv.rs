@@ -4,15 +4,18 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
+use tanli_storage::dedup::{DedupPolicy, RequestId, Seen};
 use tanli_storage::{KvRead, KvWrite, Record, ScanPage, ShardRead, StorageError};
 
 use super::{parse, Command, ReadCtx, WriteCmd};
 use crate::reply::Reply;
 
-/// Records by key; `scan` cursors are positions in key order.
+/// Records by key; `scan` cursors are positions in key order. The exactly-once table is kept
+/// whole (no bounds: unit tests only).
 #[derive(Default, Debug, Clone)]
 pub struct MemKv {
     pub map: BTreeMap<Vec<u8>, Record>,
+    pub requests: BTreeMap<(u64, u64), Vec<u8>>,
 }
 
 impl MemKv {
@@ -56,6 +59,23 @@ impl KvWrite for MemKv {
 
     fn clear(&mut self) -> Result<(), StorageError> {
         self.map.clear();
+        Ok(())
+    }
+
+    fn request_seen(&self, id: RequestId) -> Result<Seen, StorageError> {
+        Ok(match self.requests.get(&(id.client, id.seq)) {
+            Some(r) => Seen::Replied(r.clone()),
+            None => Seen::Fresh,
+        })
+    }
+
+    fn request_done(
+        &mut self,
+        id: RequestId,
+        reply: &[u8],
+        _policy: DedupPolicy,
+    ) -> Result<(), StorageError> {
+        self.requests.insert((id.client, id.seq), reply.to_vec());
         Ok(())
     }
 }
@@ -130,6 +150,7 @@ pub fn run(kv: &mut MemKv, now: u64, line: &[&str]) -> Reply {
             )
             .expect("in-memory storage does not fail"),
         Ok(Command::Conn(c)) => panic!("connection command {c:?} is not runnable against storage"),
+        Ok(Command::Admin(c)) => panic!("admin command {c:?} is not runnable against storage"),
     }
 }
 

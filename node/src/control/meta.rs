@@ -52,6 +52,10 @@ pub enum MetaCmd {
         node: NodeId,
         if_epoch: u64,
     },
+    /// Allocates a client id (for exactly-once writes) from the shared counter.
+    NewClient,
+    /// Leases, or renews, a Snowflake worker id for `holder` (see `leases.rs`).
+    LeaseWorker { holder: u64, ttl_ms: u64 },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -70,6 +74,14 @@ pub enum MetaReply {
     },
     /// Impossible (unknown node, invalid map); nothing changed.
     Refused(String),
+    /// A newly allocated id.
+    Id(u64),
+    /// A worker id leased until `expires_ms` (log time); its ids must be after `not_before_ms`.
+    Worker {
+        worker: u16,
+        expires_ms: u64,
+        not_before_ms: u64,
+    },
 }
 
 /// Everything the meta shard knows.
@@ -81,6 +93,14 @@ pub struct MetaState {
     pub map: Vec<u8>,
     /// Peer ids created by `Bootstrap`: the only replicas a node may initialise on its own.
     pub initial_peers: Vec<u64>,
+}
+
+pub(crate) fn encode_meta<T: Serialize>(v: &T) -> Vec<u8> {
+    encode(v)
+}
+
+pub(crate) fn decode_meta<T: for<'de> Deserialize<'de>>(what: &str, b: &[u8]) -> Result<T, String> {
+    decode(what, b)
 }
 
 fn encode<T: Serialize>(v: &T) -> Vec<u8> {
@@ -156,7 +176,7 @@ impl Applier for MetaApplier {
     fn apply(
         &self,
         kv: &mut dyn KvWrite,
-        _log_time_ms: u64,
+        log_time_ms: u64,
         cmd: &[u8],
     ) -> Result<Vec<u8>, StorageError> {
         let cmd: MetaCmd = match decode("meta command", cmd) {
@@ -166,6 +186,10 @@ impl Applier for MetaApplier {
         let state = MetaState::read(kv)?;
         let (reply, new_state) = match (state, cmd) {
             (None, MetaCmd::Bootstrap { node, shards }) => bootstrap(node, shards),
+            (Some(mut s), MetaCmd::NewClient) => (MetaReply::Id(s.alloc()), Some(s)),
+            (Some(_), MetaCmd::LeaseWorker { holder, ttl_ms }) => {
+                (super::leases::lease(kv, log_time_ms, holder, ttl_ms)?, None)
+            }
             (None, _) => (
                 MetaReply::Refused("the cluster is not bootstrapped".into()),
                 None,
@@ -212,6 +236,10 @@ fn change(mut s: MetaState, map: &ClusterMap, cmd: MetaCmd) -> (MetaReply, Optio
     let stale = |if_epoch: u64| if_epoch != map.epoch();
     let edited = match cmd {
         MetaCmd::Bootstrap { .. } => return (MetaReply::Done { epoch: map.epoch() }, None),
+        // Answered by the applier before the map is touched.
+        MetaCmd::NewClient | MetaCmd::LeaseWorker { .. } => {
+            return (MetaReply::Refused("not a map change".into()), None)
+        }
         MetaCmd::Join {
             resp_addr,
             cluster_addr,

@@ -4,7 +4,8 @@
 //!
 //! - `gossip`: chitchat over UDP on the cluster port — liveness, addresses, state, the newest map
 //!   epoch each node holds, the shards it leads and its load. Hints, not truth.
-//! - `meta`: the meta shard's state machine — the authoritative cluster map and id allocator.
+//! - `meta`: the meta shard's state machine — the authoritative cluster map and id allocator;
+//!   `leases` keeps its Snowflake worker-id leases.
 //! - `topology`: the published view joining map, hosted shards and gossip.
 //! - `plane`: the control loop that acts on them; `host` starts and removes Raft groups;
 //!   `members` steps a led group's membership toward the map; `driver` (meta leader only) plans
@@ -16,6 +17,7 @@ pub mod driver;
 pub mod gossip;
 pub mod hints;
 pub mod host;
+pub mod leases;
 pub mod members;
 pub mod meta;
 pub mod plane;
