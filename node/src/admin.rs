@@ -65,7 +65,7 @@ pub async fn answer(node: &Arc<Node>, cmd: AdminCmd) -> Reply {
 
 fn unexpected(reply: MetaReply) -> Reply {
     match reply {
-        MetaReply::Refused(why) => Reply::err(format!("{why}")),
+        MetaReply::Refused(why) => Reply::err(why),
         other => Reply::err(format!("unexpected meta reply {other:?}")),
     }
 }
