@@ -114,7 +114,11 @@ impl Client {
         inner.refresh().await?;
         if inner.cfg.exactly_once {
             let reply = inner
-                .run(vec![Bytes::from_static(b"TANLI.CLIENTID")], None, Kind::Read)
+                .run(
+                    vec![Bytes::from_static(b"TANLI.CLIENTID")],
+                    None,
+                    Kind::Read,
+                )
                 .await?;
             inner.client_id = match reply {
                 BytesFrame::Integer(id) if id > 0 => id as u64,
@@ -204,7 +208,10 @@ impl Inner {
                     continue;
                 }
             };
-            let args = [Bytes::from_static(b"CLUSTER"), Bytes::from_static(b"SHARDS")];
+            let args = [
+                Bytes::from_static(b"CLUSTER"),
+                Bytes::from_static(b"SHARDS"),
+            ];
             match tokio::time::timeout(self.cfg.request_timeout, conn.request(&args)).await {
                 Ok(Ok(frame)) => match SlotMap::from_shards(&frame) {
                     Ok(map) if !map.nodes().is_empty() => {
@@ -218,7 +225,9 @@ impl Inner {
                 Err(_) => last = format!("{addr}: CLUSTER SHARDS timed out"),
             }
         }
-        Err(Error::Client(format!("could not learn the slot map: {last}")))
+        Err(Error::Client(format!(
+            "could not learn the slot map: {last}"
+        )))
     }
 
     /// Refreshes the map in the background, once at a time.
@@ -299,9 +308,9 @@ impl Inner {
                 let asking_cmd = [Bytes::from_static(b"ASKING")];
                 let both: [&[Bytes]; 2] = [&asking_cmd, args];
                 tokio::time::timeout(self.cfg.request_timeout, async {
-                    conn.request_all(&both)
-                        .await
-                        .and_then(|mut r| r.pop().unwrap_or(Err(ConnError::Lost("no reply".into()))))
+                    conn.request_all(&both).await.and_then(|mut r| {
+                        r.pop().unwrap_or(Err(ConnError::Lost("no reply".into())))
+                    })
                 })
                 .await
             } else {
@@ -325,11 +334,16 @@ impl Inner {
                 code @ ("MOVED" | "ASK") => {
                     let (s, addr) = (words.next(), words.next());
                     let Some(addr) = addr.and_then(|a| a.parse::<SocketAddr>().ok()) else {
-                        return Attempt::Fail(Error::Client(format!("unreadable redirect: {text}")));
+                        return Attempt::Fail(Error::Client(format!(
+                            "unreadable redirect: {text}"
+                        )));
                     };
                     if code == "MOVED" {
                         if let Some(s) = s.and_then(|s| s.parse::<u16>().ok()) {
-                            self.map.write().unwrap_or_else(|e| e.into_inner()).set(s, addr);
+                            self.map
+                                .write()
+                                .unwrap_or_else(|e| e.into_inner())
+                                .set(s, addr);
                         }
                         self.refresh_soon();
                         asking = false;

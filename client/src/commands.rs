@@ -64,8 +64,25 @@ fn ok_or_nil(what: &str, f: BytesFrame) -> Result<bool> {
 
 /// Commands [`Client::cmd`] treats as reads (retried freely, never wrapped in a request id).
 const READS: &[&str] = &[
-    "GET", "MGET", "STRLEN", "GETRANGE", "SUBSTR", "EXISTS", "TYPE", "TTL", "PTTL", "SCAN", "KEYS",
-    "RANDOMKEY", "DBSIZE", "PING", "ECHO", "INFO", "CLUSTER", "COMMAND", "TANLI.ID",
+    "GET",
+    "MGET",
+    "STRLEN",
+    "GETRANGE",
+    "SUBSTR",
+    "EXISTS",
+    "TYPE",
+    "TTL",
+    "PTTL",
+    "SCAN",
+    "KEYS",
+    "RANDOMKEY",
+    "DBSIZE",
+    "PING",
+    "ECHO",
+    "INFO",
+    "CLUSTER",
+    "COMMAND",
+    "TANLI.ID",
 ];
 
 impl Client {
@@ -113,7 +130,13 @@ impl Client {
         ttl: std::time::Duration,
     ) -> Result<()> {
         let k = key.as_ref();
-        let args = vec![b("SET"), b(k), b(value), b("PX"), b(ttl.as_millis().to_string())];
+        let args = vec![
+            b("SET"),
+            b(k),
+            b(value),
+            b("PX"),
+            b(ttl.as_millis().to_string()),
+        ];
         ok_or_nil("SET", self.write(args, k).await?).map(|_| ())
     }
 
@@ -165,13 +188,20 @@ impl Client {
         value: impl AsRef<[u8]>,
     ) -> Result<Option<Bytes>> {
         let k = key.as_ref();
-        opt_bytes("SET GET", self.write(vec![b("SET"), b(k), b(value), b("GET")], k).await?)
+        opt_bytes(
+            "SET GET",
+            self.write(vec![b("SET"), b(k), b(value), b("GET")], k)
+                .await?,
+        )
     }
 
     /// Deletes the key only if it holds exactly `value` (`DELIFEQ`); true if deleted.
     pub async fn del_if_eq(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<bool> {
         let k = key.as_ref();
-        Ok(int("DELIFEQ", self.write(vec![b("DELIFEQ"), b(k), b(value)], k).await?)? == 1)
+        Ok(int(
+            "DELIFEQ",
+            self.write(vec![b("DELIFEQ"), b(k), b(value)], k).await?,
+        )? == 1)
     }
 
     /// Deletes the key; true if it existed.
@@ -190,7 +220,11 @@ impl Client {
 
     pub async fn incr_by(&self, key: impl AsRef<[u8]>, by: i64) -> Result<i64> {
         let k = key.as_ref();
-        int("INCRBY", self.write(vec![b("INCRBY"), b(k), b(by.to_string())], k).await?)
+        int(
+            "INCRBY",
+            self.write(vec![b("INCRBY"), b(k), b(by.to_string())], k)
+                .await?,
+        )
     }
 
     pub async fn exists(&self, key: impl AsRef<[u8]>) -> Result<bool> {
@@ -214,7 +248,10 @@ impl Client {
     /// Appends; returns the new length.
     pub async fn append(&self, key: impl AsRef<[u8]>, value: impl AsRef<[u8]>) -> Result<i64> {
         let k = key.as_ref();
-        int("APPEND", self.write(vec![b("APPEND"), b(k), b(value)], k).await?)
+        int(
+            "APPEND",
+            self.write(vec![b("APPEND"), b(k), b(value)], k).await?,
+        )
     }
 
     pub async fn strlen(&self, key: impl AsRef<[u8]>) -> Result<i64> {

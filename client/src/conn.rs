@@ -83,7 +83,11 @@ impl Conn {
                                     let _ = s.send(Ok(frame));
                                 }
                                 None => {
-                                    fail_all(&p, &d, &format!("{addr} sent a reply nobody asked for"));
+                                    fail_all(
+                                        &p,
+                                        &d,
+                                        &format!("{addr} sent a reply nobody asked for"),
+                                    );
                                     return;
                                 }
                             }
@@ -96,7 +100,11 @@ impl Conn {
                     }
                 }
                 if buf.len() > max_reply_bytes {
-                    fail_all(&p, &d, &format!("a reply from {addr} exceeds {max_reply_bytes} bytes"));
+                    fail_all(
+                        &p,
+                        &d,
+                        &format!("a reply from {addr} exceeds {max_reply_bytes} bytes"),
+                    );
                     return;
                 }
                 match rd.read_buf(&mut buf).await {

@@ -77,7 +77,11 @@ impl Client {
                     });
                 }
                 // A lease still valid keeps working while the cluster is unreachable.
-                Err(e) if state.as_ref().is_none_or(|l| Instant::now() >= l.valid_until) => {
+                Err(e)
+                    if state
+                        .as_ref()
+                        .is_none_or(|l| Instant::now() >= l.valid_until) =>
+                {
                     return Err(e)
                 }
                 Err(_) => {}
@@ -118,7 +122,11 @@ impl Client {
             self.inner.client_id
         } else {
             let id = self
-                .run(vec![Bytes::from_static(b"TANLI.CLIENTID")], None, Kind::Read)
+                .run(
+                    vec![Bytes::from_static(b"TANLI.CLIENTID")],
+                    None,
+                    Kind::Read,
+                )
                 .await?;
             match id {
                 BytesFrame::Integer(i) if i > 0 => i as u64,

@@ -81,8 +81,15 @@ fn increments_survive_leader_kills_exactly_once_and_naive_retries_overcount() {
         rt.block_on(t).expect("task");
     }
     let final_value: i64 = rt.block_on(async {
-        let v = client.get("storm").await.expect("final read").expect("a value");
-        std::str::from_utf8(&v).expect("utf8").parse().expect("integer")
+        let v = client
+            .get("storm")
+            .await
+            .expect("final read")
+            .expect("a value");
+        std::str::from_utf8(&v)
+            .expect("utf8")
+            .parse()
+            .expect("integer")
     });
     let (ok, maybe, refused) = (
         ok.load(Ordering::SeqCst),
@@ -100,7 +107,10 @@ fn increments_survive_leader_kills_exactly_once_and_naive_retries_overcount() {
         ok + maybe
     );
     assert_eq!(maybe, 0, "the retry budget outlasts the failovers");
-    assert_eq!(final_value, ok as i64, "every acknowledged increment counted exactly once");
+    assert_eq!(
+        final_value, ok as i64,
+        "every acknowledged increment counted exactly once"
+    );
 
     // The same storm through the `redis` crate, retrying any error naively.
     let nodes = cluster.addrs();
@@ -154,7 +164,10 @@ fn increments_survive_leader_kills_exactly_once_and_naive_retries_overcount() {
         "redis crate, naive retry: {naive_ok} acknowledged; counter {naive_final} (over-count {})",
         naive_final - naive_ok
     );
-    assert!(naive_final >= naive_ok, "an acknowledged increment was lost");
+    assert!(
+        naive_final >= naive_ok,
+        "an acknowledged increment was lost"
+    );
 }
 
 #[test]
@@ -184,7 +197,10 @@ fn a_million_ids_from_eight_clients_are_unique_and_increasing() {
     let mut all = HashSet::with_capacity(per_client * 8);
     let mut workers = HashSet::new();
     for ids in &batches {
-        assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids increase per client");
+        assert!(
+            ids.windows(2).all(|w| w[0] < w[1]),
+            "ids increase per client"
+        );
         workers.insert(tanli_client::id_parts(ids[0]).1);
         all.extend(ids.iter().copied());
     }
@@ -224,7 +240,10 @@ fn concurrent_compare_and_set_has_exactly_one_winner() {
             assert!(client.del_if_eq(&key, &value).await.expect("delifeq"));
             assert!(!client.set_xx(&key, "x").await.expect("set xx"));
             assert!(client.set_nx(&key, "x").await.expect("set nx"));
-            assert_eq!(client.getset(&key, "y").await.expect("getset").as_deref(), Some(&b"x"[..]));
+            assert_eq!(
+                client.getset(&key, "y").await.expect("getset").as_deref(),
+                Some(&b"x"[..])
+            );
         }
     });
 }
@@ -244,7 +263,13 @@ fn a_moved_leader_is_followed_without_an_error() {
     assert_ne!(new_leader, leader);
     cluster.restart(leader);
     rt.block_on(async {
-        client.set("moving", "2").await.expect("write after the leader moved");
-        assert_eq!(client.get("moving").await.expect("read").as_deref(), Some(&b"2"[..]));
+        client
+            .set("moving", "2")
+            .await
+            .expect("write after the leader moved");
+        assert_eq!(
+            client.get("moving").await.expect("read").as_deref(),
+            Some(&b"2"[..])
+        );
     });
 }

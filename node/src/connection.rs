@@ -14,7 +14,6 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use futures::stream::{FuturesOrdered, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
-use tokio::sync::oneshot;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
@@ -37,66 +36,110 @@ struct Session {
     order: Sequencer,
 }
 
-/// A completion signal that many commands can wait on.
+/// A wait that many commands can share: done once a counter reaches a target.
 type Signal = Shared<BoxFuture<'static, ()>>;
 
-fn signalled() -> Signal {
-    futures::future::ready(()).boxed().shared()
+/// Counts completions of one kind (reads done, writes proposed, writes applied) on a connection.
+/// Waiting is a comparison with a count, so a long pipeline never builds a chain of futures
+/// (each awaiting the one before), whose first poll would recurse as deep as the pipeline.
+#[derive(Clone)]
+struct Counter(Arc<tokio::sync::watch::Sender<u64>>);
+
+impl Counter {
+    fn new() -> Counter {
+        Counter(Arc::new(tokio::sync::watch::Sender::new(0)))
+    }
+
+    /// Done once `target` completions have been counted.
+    fn reached(&self, target: u64) -> Signal {
+        let mut rx = self.0.subscribe();
+        async move {
+            let _ = rx.wait_for(|n| *n >= target).await;
+        }
+        .boxed()
+        .shared()
+    }
+
+    /// One completion, counted when the guard is used or dropped (an abandoned command counts
+    /// as done, so nothing behind it waits forever).
+    fn guard(&self) -> Done {
+        Done(Some(self.0.clone()))
+    }
 }
 
-/// Chains `prev` with a new completion: done when both are.
-fn chain(prev: Signal) -> (Signal, oneshot::Sender<()>) {
-    let (tx, rx) = oneshot::channel::<()>();
-    let next = async move {
-        prev.await;
-        // A dropped sender (the command was abandoned) also counts as done.
-        let _ = rx.await;
-    };
-    (next.boxed().shared(), tx)
+/// Counts one completion on [`Done::send`] or drop.
+struct Done(Option<Arc<tokio::sync::watch::Sender<u64>>>);
+
+impl Done {
+    fn send(mut self, _: ()) -> Result<(), ()> {
+        self.bump();
+        Ok(())
+    }
+
+    fn bump(&mut self) {
+        if let Some(tx) = self.0.take() {
+            tx.send_modify(|n| *n += 1);
+        }
+    }
+}
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        self.bump();
+    }
 }
 
 /// Keeps one connection's commands in Redis's order while letting them overlap where that is
 /// invisible: consecutive reads run together, consecutive writes are proposed back to back in
 /// order, but a read waits for the writes sent before it to apply, and a write waits for the
-/// reads sent before it to finish.
+/// reads sent before it to finish. Counting works because nothing sent after a command can
+/// complete before the commands it waits for: reads finish in any order, but a write waits for
+/// all earlier reads, and a later read waits for all earlier writes.
 struct Sequencer {
-    writes_done: Signal,
-    writes_submitted: Signal,
-    reads_done: Signal,
+    reads_sent: u64,
+    writes_sent: u64,
+    reads_done: Counter,
+    writes_submitted: Counter,
+    writes_done: Counter,
 }
 
 impl Sequencer {
     fn new() -> Sequencer {
         Sequencer {
-            writes_done: signalled(),
-            writes_submitted: signalled(),
-            reads_done: signalled(),
+            reads_sent: 0,
+            writes_sent: 0,
+            reads_done: Counter::new(),
+            writes_submitted: Counter::new(),
+            writes_done: Counter::new(),
         }
     }
 
-    /// What a new read waits for, and the sender to fire when it is done.
-    fn read(&mut self) -> (Signal, oneshot::Sender<()>) {
-        let (done, tx) = chain(self.reads_done.clone());
-        self.reads_done = done;
-        (self.writes_done.clone(), tx)
+    /// What a new read waits for, and the guard to use when it is done.
+    fn read(&mut self) -> (Signal, Done) {
+        self.reads_sent += 1;
+        (
+            self.writes_done.reached(self.writes_sent),
+            self.reads_done.guard(),
+        )
     }
 
-    /// What a new write waits for before it is proposed, and the senders to fire once it is
+    /// What a new write waits for before it is proposed, and the guards to use once it is
     /// proposed and once it is done.
-    fn write(&mut self) -> (Signal, oneshot::Sender<()>, oneshot::Sender<()>) {
-        let before = self.reads_done.clone();
-        let prev_submitted = self.writes_submitted.clone();
+    fn write(&mut self) -> (Signal, Done, Done) {
+        let reads = self.reads_done.reached(self.reads_sent);
+        let writes = self.writes_submitted.reached(self.writes_sent);
+        self.writes_sent += 1;
         let wait = async move {
-            before.await;
-            prev_submitted.await;
+            reads.await;
+            writes.await;
         }
         .boxed()
         .shared();
-        let (submitted, sub_tx) = chain(wait.clone());
-        self.writes_submitted = submitted;
-        let (done, done_tx) = chain(self.writes_done.clone());
-        self.writes_done = done;
-        (wait, sub_tx, done_tx)
+        (
+            wait,
+            self.writes_submitted.guard(),
+            self.writes_done.guard(),
+        )
     }
 }
 

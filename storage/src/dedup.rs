@@ -32,6 +32,8 @@ const HEAD: u8 = 0x07;
 const CURSOR: u8 = 0x08;
 /// Clients the sweep looks at per recorded reply.
 const SWEEP_PER_REPLY: usize = 4;
+/// Dropped replies deleted one by one; a bigger jump of the floor is one range delete.
+const POINT_DELETES_MAX: u64 = 64;
 
 /// Who sent a write: a client id leased from the cluster and that client's sequence number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -188,7 +190,15 @@ pub fn record(
     h.last_ms = h.last_ms.max(now_ms);
     let floor = h.max_seq.saturating_sub(keep);
     if floor > h.floor {
-        meta.delete_entries(shard, id.client, floor + 1);
+        if floor - h.floor <= POINT_DELETES_MAX {
+            // The usual case, one reply per request: point deletes. (A range delete per write
+            // would pile up range tombstones, which make every later read slow.)
+            for seq in h.floor + 1..=floor {
+                meta.delete(entry_key(shard, id.client, seq));
+            }
+        } else {
+            meta.delete_entries(shard, id.client, floor + 1);
+        }
         h.floor = floor;
     }
     meta.put(

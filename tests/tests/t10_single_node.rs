@@ -662,3 +662,21 @@ fn requirepass_and_auth() {
         )
     );
 }
+
+/// A connection that sends a very long run of reads and then a write is served: the server keeps
+/// a connection's commands in order by counting completions, not by chaining one wait per
+/// command (100,000 chained waits overflowed a worker's stack when the write polled them).
+#[test]
+fn a_long_run_of_reads_then_a_write_on_one_connection() {
+    let node = Node::start_single();
+    let mut conn = RawConn::connect(node.addr());
+    let batch = tanli_tests::raw::encode(&[b"GET", b"k"]).repeat(250);
+    for _ in 0..400 {
+        conn.send(&batch);
+        for _ in 0..250 {
+            assert_eq!(conn.read_reply(), Reply::Bulk(None));
+        }
+    }
+    assert_eq!(conn.cmd(&["SET", "k", "v"]), Reply::Simple("OK".into()));
+    assert_eq!(conn.cmd(&["GET", "k"]), Reply::Bulk(Some(b"v".to_vec())));
+}
