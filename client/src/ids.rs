@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use redis_protocol::resp2::types::BytesFrame;
-use tanli_router::ids::{Snowflake, Wait};
+use tanli_router::ids::{LeaseWait, Leased, Wait};
 
 use crate::client::{Client, Kind};
 use crate::error::{Error, Result};
@@ -22,12 +22,6 @@ pub const CLOCK_WAIT_MAX: Duration = Duration::from_secs(1);
 #[derive(Default)]
 pub(crate) struct IdSource {
     state: tokio::sync::Mutex<Option<Leased>>,
-}
-
-struct Leased {
-    generator: Snowflake,
-    valid_until: Instant,
-    renew_at: Instant,
 }
 
 fn unix_ms() -> u64 {
@@ -57,33 +51,17 @@ impl Client {
     /// ```
     pub async fn next_id(&self) -> Result<u64> {
         let mut state = self.inner.ids.state.lock().await;
-        let now = Instant::now();
-        if state.as_ref().is_none_or(|l| now >= l.renew_at) {
+        if Leased::needs_renewal(state.as_ref(), Instant::now()) {
             match self.lease().await {
                 Ok((worker, ttl, not_before, asked)) => {
-                    let keep = state
-                        .take()
-                        .filter(|l| l.generator.worker() == worker && now < l.valid_until);
-                    let generator = match keep {
-                        Some(l) => l.generator,
-                        None => Snowflake::new(worker, not_before).ok_or_else(|| {
-                            Error::Client(format!("worker id {worker} out of range"))
-                        })?,
-                    };
-                    *state = Some(Leased {
-                        generator,
-                        valid_until: asked + ttl,
-                        renew_at: asked + ttl / 3,
-                    });
+                    *state = Some(
+                        Leased::renewed(state.take(), worker, ttl, not_before, asked).ok_or_else(
+                            || Error::Client(format!("worker id {worker} out of range")),
+                        )?,
+                    );
                 }
                 // A lease still valid keeps working while the cluster is unreachable.
-                Err(e)
-                    if state
-                        .as_ref()
-                        .is_none_or(|l| Instant::now() >= l.valid_until) =>
-                {
-                    return Err(e)
-                }
+                Err(e) if !Leased::is_valid(state.as_ref(), Instant::now()) => return Err(e),
                 Err(_) => {}
             }
         }
@@ -92,15 +70,15 @@ impl Client {
             .ok_or_else(|| Error::Client("no worker id".into()))?;
         let give_up = Instant::now() + CLOCK_WAIT_MAX;
         loop {
-            if Instant::now() >= leased.valid_until {
-                return Err(Error::Client("the worker id lease ran out".into()));
-            }
-            match leased.generator.next(unix_ms()) {
+            match leased.next(Instant::now(), unix_ms()) {
                 Ok(id) => return Ok(id),
-                Err(Wait::ClockOutOfRange) => {
+                Err(LeaseWait::Expired) => {
+                    return Err(Error::Client("the worker id lease ran out".into()))
+                }
+                Err(LeaseWait::Clock(Wait::ClockOutOfRange)) => {
                     return Err(Error::Client("the clock is outside the id range".into()))
                 }
-                Err(Wait::Until(at)) => {
+                Err(LeaseWait::Clock(Wait::Until(at))) => {
                     let wait = Duration::from_millis(at.saturating_sub(unix_ms()));
                     if Instant::now() + wait > give_up {
                         return Err(Error::Client(format!(

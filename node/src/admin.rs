@@ -12,7 +12,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use tanli_router::ids::{Snowflake, Wait};
+use tanli_router::ids::{LeaseWait, Leased, Wait};
 
 use crate::cmd::tanli::DEFAULT_LEASE_TTL_MS;
 use crate::cmd::AdminCmd;
@@ -29,12 +29,6 @@ pub const CLOCK_WAIT_MAX: Duration = Duration::from_secs(1);
 #[derive(Default)]
 pub struct IdSource {
     state: tokio::sync::Mutex<Option<Leased>>,
-}
-
-struct Leased {
-    generator: Snowflake,
-    valid_until: Instant,
-    renew_at: Instant,
 }
 
 fn unix_ms() -> u64 {
@@ -98,37 +92,19 @@ async fn lease(node: &Arc<Node>, holder: u64, ttl_ms: u64) -> Result<(u16, u64, 
 
 async fn next_id(node: &Arc<Node>) -> Reply {
     let mut state = node.ids.state.lock().await;
-    let now = Instant::now();
-    if state.as_ref().is_none_or(|l| now >= l.renew_at) {
+    if Leased::needs_renewal(state.as_ref(), Instant::now()) {
         let asked = Instant::now();
         match lease(node, node.identity.node_id, DEFAULT_LEASE_TTL_MS).await {
             Ok((worker, ttl, not_before)) => {
                 let ttl = Duration::from_millis(ttl);
-                let keep = state
-                    .take()
-                    .filter(|l| l.generator.worker() == worker && now < l.valid_until);
-                let generator = match keep {
-                    Some(l) => l.generator,
-                    None => match Snowflake::new(worker, not_before) {
-                        Some(g) => g,
-                        None => return Reply::err(format!("worker id {worker} out of range")),
-                    },
-                };
-                *state = Some(Leased {
-                    generator,
-                    valid_until: asked + ttl,
-                    renew_at: asked + ttl / 3,
-                });
-            }
-            Err(reply) => {
-                // A lease still valid keeps serving while the meta shard is unreachable.
-                if state
-                    .as_ref()
-                    .is_none_or(|l| Instant::now() >= l.valid_until)
-                {
-                    return reply;
+                match Leased::renewed(state.take(), worker, ttl, not_before, asked) {
+                    Some(l) => *state = Some(l),
+                    None => return Reply::err(format!("worker id {worker} out of range")),
                 }
             }
+            // A lease still valid keeps serving while the meta shard is unreachable.
+            Err(reply) if !Leased::is_valid(state.as_ref(), Instant::now()) => return reply,
+            Err(_) => {}
         }
     }
     let Some(leased) = state.as_mut() else {
@@ -136,15 +112,15 @@ async fn next_id(node: &Arc<Node>) -> Reply {
     };
     let give_up = Instant::now() + CLOCK_WAIT_MAX;
     loop {
-        if Instant::now() >= leased.valid_until {
-            return Reply::Error("TRYAGAIN the worker id lease ran out; retry".into());
-        }
-        match leased.generator.next(unix_ms()) {
+        match leased.next(Instant::now(), unix_ms()) {
             Ok(id) => return Reply::Int(i64::try_from(id).unwrap_or(i64::MAX)),
-            Err(Wait::ClockOutOfRange) => {
+            Err(LeaseWait::Expired) => {
+                return Reply::Error("TRYAGAIN the worker id lease ran out; retry".into())
+            }
+            Err(LeaseWait::Clock(Wait::ClockOutOfRange)) => {
                 return Reply::err("this node's clock is outside the id range")
             }
-            Err(Wait::Until(at)) => {
+            Err(LeaseWait::Clock(Wait::Until(at))) => {
                 let wait = Duration::from_millis(at.saturating_sub(unix_ms()));
                 if Instant::now() + wait > give_up {
                     return Reply::err(format!(

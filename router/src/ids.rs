@@ -78,6 +78,67 @@ impl Snowflake {
     }
 }
 
+/// A generator bound to a worker-id lease, whose validity the holder measures on its own
+/// monotonic clock from the moment it asked for the lease (the lease began at or after that, in
+/// the meta shard's log time), so the holder stops before the worker id can pass to anyone else.
+/// Renewed when a third of the lease is left.
+#[derive(Debug, Clone)]
+pub struct Leased {
+    generator: Snowflake,
+    valid_until: std::time::Instant,
+    renew_at: std::time::Instant,
+}
+
+/// Why a [`Leased`] generator gives no id now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeaseWait {
+    /// The lease ran out: lease again.
+    Expired,
+    Clock(Wait),
+}
+
+impl Leased {
+    /// The generator after a lease reply (`worker`, `ttl`, `not_before_ms`) to a request made at
+    /// `asked`: `previous` goes on if it holds the same worker id and is still valid (its last
+    /// id stays the floor), else a fresh generator starts after `not_before_ms`.
+    pub fn renewed(
+        previous: Option<Leased>,
+        worker: u16,
+        ttl: std::time::Duration,
+        not_before_ms: u64,
+        asked: std::time::Instant,
+    ) -> Option<Leased> {
+        let generator =
+            match previous.filter(|p| p.generator.worker() == worker && asked < p.valid_until) {
+                Some(p) => p.generator,
+                None => Snowflake::new(worker, not_before_ms)?,
+            };
+        Some(Leased {
+            generator,
+            valid_until: asked + ttl,
+            renew_at: asked + ttl / 3,
+        })
+    }
+
+    /// Whether `current` (if any) should be renewed at `now`.
+    pub fn needs_renewal(current: Option<&Leased>, now: std::time::Instant) -> bool {
+        current.is_none_or(|l| now >= l.renew_at)
+    }
+
+    /// Whether the lease still covers `now`.
+    pub fn is_valid(current: Option<&Leased>, now: std::time::Instant) -> bool {
+        current.is_some_and(|l| now < l.valid_until)
+    }
+
+    /// The next id at monotonic `now` and wall-clock `unix_ms`.
+    pub fn next(&mut self, now: std::time::Instant, unix_ms: u64) -> Result<u64, LeaseWait> {
+        if now >= self.valid_until {
+            return Err(LeaseWait::Expired);
+        }
+        self.generator.next(unix_ms).map_err(LeaseWait::Clock)
+    }
+}
+
 /// The parts of an id: (Unix milliseconds, worker, sequence).
 pub fn parts(id: u64) -> (u64, u16, u16) {
     let ms = (id >> (WORKER_BITS + SEQ_BITS)) + EPOCH_MS;
@@ -117,6 +178,22 @@ mod tests {
         assert_eq!(g.next(T - 500), Err(Wait::Until(T + 1)));
         assert!(g.next(T + 1).expect("same millisecond again") > last);
         assert_eq!(g.next(EPOCH_MS - 1), Err(Wait::ClockOutOfRange));
+    }
+
+    #[test]
+    fn a_lease_runs_out_and_a_renewal_keeps_the_generator() {
+        use std::time::{Duration, Instant};
+        let asked = Instant::now();
+        let ttl = Duration::from_secs(30);
+        let mut l = Leased::renewed(None, 3, ttl, 0, asked).expect("lease");
+        let first = l.next(asked, T).expect("id");
+        assert!(!Leased::needs_renewal(Some(&l), asked + ttl / 4));
+        assert!(Leased::needs_renewal(Some(&l), asked + ttl / 2));
+        assert_eq!(l.next(asked + ttl, T + 1), Err(LeaseWait::Expired));
+        // Renewed while valid: the same generator, so ids keep increasing even at the same ms.
+        let mut r = Leased::renewed(Some(l), 3, ttl, 0, asked + ttl / 2).expect("renewal");
+        assert!(r.next(asked + ttl / 2, T).expect("id") > first);
+        assert!(Leased::is_valid(Some(&r), asked + ttl) && !Leased::is_valid(None, asked));
     }
 
     #[test]
