@@ -175,14 +175,15 @@ impl Inner {
             .or_else(|| map.nodes().first().copied())
     }
 
+    /// The live connection to `addr`, connecting if there is none. The pool is not locked while
+    /// connecting, so a dead node's connect timeout never holds up requests to other nodes.
     async fn conn(&self, addr: SocketAddr) -> std::result::Result<Arc<Conn>, ConnError> {
-        let mut conns = self.conns.lock().await;
-        if let Some(c) = conns.get(&addr) {
+        if let Some(c) = self.conns.lock().await.get(&addr) {
             if !c.is_dead() {
                 return Ok(c.clone());
             }
         }
-        let c = Arc::new(
+        let fresh = Arc::new(
             Conn::connect(
                 addr,
                 self.cfg.connect_timeout,
@@ -191,8 +192,15 @@ impl Inner {
             )
             .await?,
         );
-        conns.insert(addr, c.clone());
-        Ok(c)
+        let mut conns = self.conns.lock().await;
+        match conns.get(&addr) {
+            // Another caller connected meanwhile: keep one connection per node.
+            Some(c) if !c.is_dead() => Ok(c.clone()),
+            _ => {
+                conns.insert(addr, fresh.clone());
+                Ok(fresh)
+            }
+        }
     }
 
     /// Re-reads the slot map from the first node (known leaders, then seeds) that answers.
