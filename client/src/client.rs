@@ -238,10 +238,9 @@ impl Inner {
         )))
     }
 
-    /// Refreshes the map in the background, once at a time.
-    fn refresh_soon(self: &Inner) {
-        // Refreshes run inline (the caller retries anyway); the flag keeps concurrent callers
-        // from stampeding the cluster.
+    /// Asks for the slot map to be re-read before the next attempt (by whichever request gets
+    /// there first: the flag is taken once, so concurrent callers do not all refresh).
+    fn refresh_soon(&self) {
         self.refreshing.store(true, Ordering::SeqCst);
     }
 

@@ -10,7 +10,7 @@
 //! up to [`CLOCK_WAIT_MAX`] and otherwise fails rather than risk a repeat.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use tanli_router::ids::{LeaseWait, Leased, Wait};
 
@@ -19,6 +19,7 @@ use crate::cmd::AdminCmd;
 use crate::control::meta::{MetaCmd, MetaReply};
 use crate::reply::Reply;
 use crate::server::Node;
+use crate::shard::now_ms;
 
 /// How long a meta request may take before the command fails.
 const META_WITHIN: Duration = Duration::from_secs(5);
@@ -29,13 +30,6 @@ pub const CLOCK_WAIT_MAX: Duration = Duration::from_secs(1);
 #[derive(Default)]
 pub struct IdSource {
     state: tokio::sync::Mutex<Option<Leased>>,
-}
-
-fn unix_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or(0)
 }
 
 pub async fn answer(node: &Arc<Node>, cmd: AdminCmd) -> Reply {
@@ -112,7 +106,7 @@ async fn next_id(node: &Arc<Node>) -> Reply {
     };
     let give_up = Instant::now() + CLOCK_WAIT_MAX;
     loop {
-        match leased.next(Instant::now(), unix_ms()) {
+        match leased.next(Instant::now(), now_ms()) {
             Ok(id) => return Reply::Int(i64::try_from(id).unwrap_or(i64::MAX)),
             Err(LeaseWait::Expired) => {
                 return Reply::Error("TRYAGAIN the worker id lease ran out; retry".into())
@@ -121,7 +115,7 @@ async fn next_id(node: &Arc<Node>) -> Reply {
                 return Reply::err("this node's clock is outside the id range")
             }
             Err(LeaseWait::Clock(Wait::Until(at))) => {
-                let wait = Duration::from_millis(at.saturating_sub(unix_ms()));
+                let wait = Duration::from_millis(at.saturating_sub(now_ms()));
                 if Instant::now() + wait > give_up {
                     return Reply::err(format!(
                         "this node's clock is {} ms behind its last id; refusing to repeat an id",

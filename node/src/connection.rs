@@ -67,13 +67,12 @@ impl Counter {
     }
 }
 
-/// Counts one completion on [`Done::send`] or drop.
+/// Counts one completion on [`Done::finish`] or drop.
 struct Done(Option<Arc<tokio::sync::watch::Sender<u64>>>);
 
 impl Done {
-    fn send(mut self, _: ()) -> Result<(), ()> {
+    fn finish(mut self) {
         self.bump();
-        Ok(())
     }
 
     fn bump(&mut self) {
@@ -281,7 +280,7 @@ fn dispatch(
             async move {
                 writes_before.await;
                 let reply = exec::read(node, r, stale_ok, asking).await;
-                let _ = done.send(());
+                done.finish();
                 Owed {
                     resp3,
                     reply,
@@ -306,9 +305,9 @@ fn dispatch(
                         exec::submit_write(&node, w, asking)
                     }
                 };
-                let _ = submitted.send(());
+                submitted.finish();
                 let reply = applied.await;
-                let _ = done.send(());
+                done.finish();
                 Owed {
                     resp3,
                     reply,
