@@ -159,6 +159,17 @@ pub struct LimitArgs {
     /// How long gossip keeps a dead node's state before forgetting it.
     #[arg(long, env = "TANLI_GOSSIP_DEAD_GRACE_MS")]
     pub gossip_dead_grace_ms: Option<u64>,
+    /// A node silent this long is marked down and its replicas are rebuilt on other nodes.
+    #[arg(long, env = "TANLI_DEAD_NODE_GRACE_MS")]
+    pub dead_node_grace_ms: Option<u64>,
+    /// Balanced means no two nodes' replica (and leader) counts per unit of weight differ by
+    /// more than this.
+    #[arg(long, env = "TANLI_BALANCE_TOLERANCE")]
+    pub balance_tolerance: Option<u64>,
+    /// Whether the placement driver starts balancing plans by itself (`true`/`false`); repairs
+    /// always run.
+    #[arg(long, env = "TANLI_AUTO_REBALANCE")]
+    pub auto_rebalance: Option<bool>,
 }
 
 /// The resolved configuration.
@@ -205,6 +216,9 @@ pub struct Config {
     pub gossip_interval_ms: u64,
     pub gossip_phi_threshold: f64,
     pub gossip_dead_grace_ms: u64,
+    pub dead_node_grace_ms: u64,
+    pub balance_tolerance: u64,
+    pub auto_rebalance: bool,
     pub dedup_window_ms: u64,
     pub dedup_replies_per_client_max: u64,
 }
@@ -289,6 +303,9 @@ impl Config {
             gossip_interval_ms: limit!(gossip_interval_ms, 200),
             gossip_phi_threshold: limit!(gossip_phi_threshold, 8.0),
             gossip_dead_grace_ms: limit!(gossip_dead_grace_ms, 3_600_000),
+            dead_node_grace_ms: limit!(dead_node_grace_ms, 300_000),
+            balance_tolerance: limit!(balance_tolerance, 1).max(1),
+            auto_rebalance: limit!(auto_rebalance, true),
             dedup_window_ms: limit!(dedup_window_ms, 600_000),
             dedup_replies_per_client_max: limit!(dedup_replies_per_client_max, 4096).max(1),
         };

@@ -177,14 +177,27 @@ fn cluster(node: &Node, out: &mut String) -> std::fmt::Result {
     let topo = node.topology();
     crate::cluster_info::info_section(&topo, out)?;
     // What placement still has to do on the map this node holds (0: settled): nodes to admit
-    // (still joining) and replica moves.
+    // (still joining), moves of the running plan not yet ended, and the moves a new plan
+    // would make (balancing only if the driver would start it by itself).
+    let placement = node.control.local_placement();
     let pending = topo.map.as_ref().map_or(0, |m| {
         let joining = m
             .nodes()
             .values()
             .filter(|n| n.state == tanli_router::NodeState::Joining)
             .count();
-        joining + tanli_router::plan_replicas(m, node.config.replication_factor).len()
+        let cfg = &node.config;
+        let can_take = |n: tanli_router::NodeId| n == topo.me || topo.live.contains_key(&n.0);
+        let balance = cfg.auto_rebalance && !placement.hold_balance;
+        let planned =
+            tanli_router::plan(m, cfg.replication_factor, cfg.balance_tolerance, &can_take)
+                .into_iter()
+                .filter(|mv| balance || mv.why.is_repair())
+                .count();
+        let running = placement
+            .running()
+            .map_or(0, |p| p.moves.iter().filter(|mv| !mv.ended()).count());
+        joining + planned + running
     });
     writeln!(out, "cluster_placement_pending:{pending}\r")?;
     writeln!(

@@ -8,15 +8,18 @@
 //!   replicas and leader hint, one epoch — and its versioned encoding.
 //! - [`placement`](place): shard → replica nodes on a consistent-hash ring, and the membership
 //!   changes ([`plan_replicas`]) that reach it.
+//! - [`balance`](plan()): the repair and rebalance planner (replica moves, leader assignment).
 //! - [`route`](route()): a command's keys → serve here, `MOVED`, `CROSSSLOT` or `CLUSTERDOWN`.
 //! - [`ids`]: Snowflake-style global ids (the wall clock is passed in).
 
+mod balance;
 pub mod ids;
 mod map;
 mod placement;
 mod route;
 mod slot;
 
+pub use balance::{assign_leaders, plan, spread, ReplicaMove, Spread, Why};
 pub use map::{
     ClusterMap, MapError, NodeId, NodeInfo, NodeState, PeerId, Replica, ShardId, ShardInfo,
     SlotRange, MAP_VERSION,

@@ -64,6 +64,9 @@ pub enum NodeState {
     Draining,
     /// Gone for good; kept so its id is never reused.
     Removed,
+    /// Dead longer than the grace period: its replicas are replaced elsewhere. Back to `Up` when
+    /// it is heard from again. (Added after the others, so maps encoded before it still decode.)
+    Down,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,23 +1,34 @@
 //! The placement driver, run by the meta shard's leader: decides the next change to the cluster
-//! map. It never touches a Raft group itself — it edits the map, and each group's leader makes
-//! its membership follow (`members`).
+//! map and the placement record. It never touches a Raft group itself — it edits the map, and
+//! each group's leader makes its membership follow (`members`).
 //!
-//! One decision per round, in order of urgency: admit live joining nodes (`Joining` → `Up`);
-//! give the meta shard up to [`META_VOTERS`] voters; then replica moves from
-//! [`tanli_router::plan_replicas`] (adds before removes), at most `moves_in_flight_max` shards
-//! changing at once, and never a remove on a shard whose last change has not finished (its
-//! committed voters differ from the map), so a shard never drops below its replicas.
-//! Every command is conditioned on the epoch it was planned against.
+//! One decision per round, most urgent first:
+//! 1. node states: live joiners and nodes heard from again become `Up`; an `Up` node dead longer
+//!    than `dead_node_grace_ms` becomes `Down` (so its replicas are replaced);
+//! 2. the meta shard's voters: up to [`META_VOTERS`] on live `Up` nodes, none on others;
+//! 3. the running plan's next step (`plans.rs`): a move starts (its new replica enters the
+//!    map) when fewer than `moves_in_flight_max` are under way, none on the same shard, and
+//!    the shard has a live quorum; once the shard's leader confirms the new replica is a voter
+//!    the old one leaves the map; once it confirms that, the move is done;
+//! 4. with no plan running, a new one from [`tanli_router::plan`]: repairs always, balancing
+//!    when `auto_rebalance` is on and an operator has not held it;
+//! 5. leader targets from [`tanli_router::assign_leaders`], recorded when they change.
+//!
+//! Everything the driver knows between rounds is in the meta shard, except how long each node
+//! has been silent (a new meta leader starts that clock afresh, so a death right at a leader
+//! change is acted on up to one grace period later). Map commands carry the epoch they were
+//! planned against; a deposed driver's stale command is refused.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use futures::future::join_all;
-use tanli_router::{place, plan_replicas, ClusterMap, Move, NodeId, NodeState, ShardId};
+use tanli_router::{place, ClusterMap, NodeId, NodeState, ShardId};
 
 use crate::control::client;
 use crate::control::meta::MetaCmd;
+use crate::control::plans::{MoveState, Placement, PlanKind, Step};
 use crate::raft::transport::Transport;
 
 /// Voters of the meta shard; every other node holds a learner replica.
@@ -25,93 +36,283 @@ pub const META_VOTERS: usize = 3;
 
 pub struct DriverInput<'a> {
     pub map: &'a ClusterMap,
-    /// Nodes gossip sees alive.
+    pub placement: &'a Placement,
+    /// Nodes gossip sees alive (this node included).
     pub live: &'a BTreeSet<u64>,
+    /// Nodes silent for longer than the grace period.
+    pub dead_past_grace: &'a BTreeSet<u64>,
+    /// Shard id → the leader known now (hint), for leader balancing.
+    pub leaders_now: BTreeMap<u64, NodeId>,
     /// Shard id → cluster address of its leader (hint), for membership queries.
-    pub leaders: BTreeMap<u64, SocketAddr>,
+    pub leader_addrs: BTreeMap<u64, SocketAddr>,
     pub replication_factor: usize,
     pub moves_in_flight_max: usize,
+    pub tolerance: u64,
+    pub auto_rebalance: bool,
     pub rpc_timeout: Duration,
 }
 
-/// The next map change, if any.
+impl DriverInput<'_> {
+    fn can_take(&self, n: NodeId) -> bool {
+        self.live.contains(&n.0)
+    }
+}
+
+/// The next change, if any.
 pub async fn next(transport: &Transport, input: DriverInput<'_>) -> Option<MetaCmd> {
     let map = input.map;
     let epoch = map.epoch();
     for n in map.nodes().values() {
-        if n.state == NodeState::Joining && input.live.contains(&n.id.0) {
-            return Some(MetaCmd::SetState {
-                node: n.id,
-                state: NodeState::Up,
-                if_epoch: epoch,
-            });
-        }
+        let live = input.live.contains(&n.id.0);
+        let to = match n.state {
+            NodeState::Joining | NodeState::Down if live => NodeState::Up,
+            NodeState::Up if input.dead_past_grace.contains(&n.id.0) && !live => NodeState::Down,
+            _ => continue,
+        };
+        return Some(MetaCmd::SetState {
+            node: n.id,
+            state: to,
+            if_epoch: epoch,
+        });
     }
+    if let Some(cmd) = meta_voters(&input) {
+        return Some(cmd);
+    }
+    if let Some(plan) = input.placement.running() {
+        if let Some(cmd) = advance(transport, &input, plan).await {
+            return Some(cmd);
+        }
+    } else if let Some(cmd) = new_plan(&input) {
+        return Some(cmd);
+    }
+    leader_targets(&input)
+}
+
+/// Adds a meta voter on a live `Up` node while there are fewer than [`META_VOTERS`] healthy
+/// ones; drops a voter on a node that is not `Up` once enough healthy ones exist.
+fn meta_voters(input: &DriverInput) -> Option<MetaCmd> {
+    let map = input.map;
+    let meta = map.shard(ShardId::META)?;
+    let up = |n: NodeId| map.node(n).is_some_and(|i| i.state == NodeState::Up);
     let up_live: Vec<(NodeId, u32)> = map
         .nodes()
         .values()
         .filter(|n| n.state == NodeState::Up && input.live.contains(&n.id.0))
         .map(|n| (n.id, n.weight))
         .collect();
-    if let Some(meta) = map.shard(ShardId::META) {
-        if meta.replicas.len() < META_VOTERS.min(up_live.len()) {
-            let pick = place(&up_live, ShardId::META, up_live.len())
-                .into_iter()
-                .find(|n| meta.replica_on(*n).is_none());
-            if let Some(node) = pick {
-                return Some(MetaCmd::AddReplica {
-                    shard: ShardId::META,
-                    node,
-                    if_epoch: epoch,
-                });
-            }
+    let healthy = meta.replicas.iter().filter(|r| up(r.node)).count();
+    let want = META_VOTERS.min(up_live.len());
+    if healthy < want {
+        let pick = place(&up_live, ShardId::META, up_live.len())
+            .into_iter()
+            .find(|n| meta.replica_on(*n).is_none());
+        if let Some(node) = pick {
+            return Some(MetaCmd::AddReplica {
+                shard: ShardId::META,
+                node,
+                if_epoch: map.epoch(),
+            });
         }
     }
-    let moves = plan_replicas(map, input.replication_factor);
-    if moves.is_empty() {
-        return None;
-    }
-    let settled = settled_shards(transport, &input).await;
-    let busy = map
-        .shards()
-        .keys()
-        .filter(|s| **s != ShardId::META && !settled.contains(s))
-        .count();
-    for m in moves {
-        let (shard, node, add) = match m {
-            Move::Add { shard, node } => (shard, node, true),
-            Move::Remove { shard, node } => (shard, node, false),
-        };
-        if !settled.contains(&shard) || busy >= input.moves_in_flight_max {
-            continue;
+    if healthy >= want.max(1) {
+        if let Some(r) = meta.replicas.iter().find(|r| !up(r.node)) {
+            return Some(MetaCmd::RemoveReplica {
+                shard: ShardId::META,
+                node: r.node,
+                if_epoch: map.epoch(),
+            });
         }
-        return Some(if add {
-            MetaCmd::AddReplica {
-                shard,
-                node,
-                if_epoch: epoch,
-            }
-        } else {
-            MetaCmd::RemoveReplica {
-                shard,
-                node,
-                if_epoch: epoch,
-            }
-        });
     }
     None
 }
 
-/// Data shards whose leader confirms a committed voter set equal to the map's replicas.
-async fn settled_shards(transport: &Transport, input: &DriverInput<'_>) -> BTreeSet<ShardId> {
-    let queries = input
-        .map
-        .shards()
-        .values()
-        .filter(|s| s.id != ShardId::META)
+fn new_plan(input: &DriverInput) -> Option<MetaCmd> {
+    let can_take = |n: NodeId| input.can_take(n);
+    let moves = tanli_router::plan(
+        input.map,
+        input.replication_factor,
+        input.tolerance,
+        &can_take,
+    );
+    let repairs = moves.iter().filter(|m| m.why.is_repair()).count();
+    let balance_ok = input.auto_rebalance && !input.placement.hold_balance;
+    let moves: Vec<_> = moves
+        .into_iter()
+        .filter(|m| balance_ok || m.why.is_repair())
+        .collect();
+    if moves.is_empty() {
+        return None;
+    }
+    let (kind, reason) = if repairs > 0 {
+        let mut whys: Vec<&str> = moves
+            .iter()
+            .filter(|m| m.why.is_repair())
+            .map(|m| m.why.as_str())
+            .collect();
+        whys.dedup();
+        (PlanKind::Repair, format!("automatic: {}", whys.join(", ")))
+    } else {
+        (
+            PlanKind::Rebalance,
+            format!(
+                "automatic: replica spread above tolerance {}",
+                input.tolerance
+            ),
+        )
+    };
+    Some(MetaCmd::PlanCreate {
+        kind,
+        reason,
+        moves,
+        if_epoch: input.map.epoch(),
+    })
+}
+
+/// The next step of the running plan, if one can be taken now.
+async fn advance(
+    transport: &Transport,
+    input: &DriverInput<'_>,
+    plan: &crate::control::plans::Plan,
+) -> Option<MetaCmd> {
+    let map = input.map;
+    let shards: BTreeSet<ShardId> = plan
+        .moves
+        .iter()
+        .filter(|m| !m.ended())
+        .map(|m| m.mv.shard)
+        .collect();
+    let settled = settled_shards(transport, input, &shards).await;
+    let step = |index: usize, step: Step| MetaCmd::PlanStep {
+        plan: plan.id,
+        index: index as u32,
+        step,
+        if_epoch: map.epoch(),
+    };
+    let state_of = |n: NodeId| map.node(n).map(|i| i.state);
+    // A plan that is only balancing gives way to repairs (a node went down meanwhile): its
+    // moves not yet started are skipped, so the repair plan can start sooner.
+    let repairs_wanted = plan.kind == PlanKind::Rebalance
+        && map
+            .nodes()
+            .values()
+            .any(|n| n.state == NodeState::Down && !map.shards_on_node(n.id).is_empty());
+    let mut in_flight: BTreeSet<ShardId> = BTreeSet::new();
+    for m in plan.moves.iter().filter(|m| m.in_flight()) {
+        in_flight.insert(m.mv.shard);
+    }
+    for (i, m) in plan.moves.iter().enumerate() {
+        let mv = m.mv;
+        let holds = |n: NodeId| {
+            map.shard(mv.shard)
+                .is_some_and(|s| s.replica_on(n).is_some())
+        };
+        match m.state {
+            MoveState::Adding => {
+                if let Some(to) = mv.to {
+                    if state_of(to) != Some(NodeState::Up) {
+                        return Some(step(i, Step::Skip(format!("node {to} is no longer up"))));
+                    }
+                }
+                if settled.contains(&mv.shard) {
+                    return Some(match mv.from {
+                        Some(f) if holds(f) => step(i, Step::Remove),
+                        _ => step(i, Step::Finish),
+                    });
+                }
+            }
+            MoveState::Removing if settled.contains(&mv.shard) => {
+                return Some(step(i, Step::Finish))
+            }
+            MoveState::Pending => {
+                if repairs_wanted {
+                    return Some(step(i, Step::Skip("superseded by a repair".into())));
+                }
+                if let Some(f) = mv.from.filter(|f| !holds(*f)) {
+                    return Some(step(i, Step::Skip(format!("node {f} no longer holds it"))));
+                }
+                if let Some(t) = mv.to {
+                    match state_of(t) {
+                        Some(NodeState::Up) => {}
+                        other => {
+                            let s = other.map_or("unknown".into(), |s| format!("{s:?}"));
+                            return Some(step(i, Step::Skip(format!("node {t} is {s}"))));
+                        }
+                    }
+                    if !input.can_take(t) {
+                        continue;
+                    }
+                }
+                let busy = in_flight.len() >= input.moves_in_flight_max;
+                if busy || in_flight.contains(&mv.shard) || !settled.contains(&mv.shard) {
+                    continue;
+                }
+                if !live_quorum(input, mv.shard) {
+                    continue;
+                }
+                return Some(step(i, Step::Start));
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Whether a majority of the shard's replicas are on live nodes (a membership change needs
+/// one to commit).
+fn live_quorum(input: &DriverInput, shard: ShardId) -> bool {
+    let Some(info) = input.map.shard(shard) else {
+        return false;
+    };
+    let live = info
+        .replicas
+        .iter()
+        .filter(|r| input.live.contains(&r.node.0))
+        .count();
+    live * 2 > info.replicas.len()
+}
+
+fn leader_targets(input: &DriverInput) -> Option<MetaCmd> {
+    let recorded: BTreeMap<ShardId, NodeId> = input
+        .placement
+        .leaders
+        .iter()
+        .map(|(s, (n, _))| (ShardId(*s), NodeId(*n)))
+        .collect();
+    let pinned: BTreeSet<ShardId> = input
+        .placement
+        .leaders
+        .iter()
+        .filter(|(_, (_, pin))| *pin)
+        .map(|(s, _)| ShardId(*s))
+        .collect();
+    let mut current = recorded.clone();
+    for (s, n) in &input.leaders_now {
+        current.entry(ShardId(*s)).or_insert(*n);
+    }
+    let can_take = |n: NodeId| input.can_take(n);
+    let want =
+        tanli_router::assign_leaders(input.map, &current, &pinned, input.tolerance, &can_take);
+    let changed: Vec<(u64, u64)> = want
+        .iter()
+        .filter(|(s, n)| recorded.get(s) != Some(n))
+        .map(|(s, n)| (s.0, n.0))
+        .collect();
+    (!changed.is_empty()).then_some(MetaCmd::SetLeaders { targets: changed })
+}
+
+/// Of `shards`, those whose leader confirms a committed voter set equal to the map's replicas
+/// and no learners: no membership change is under way.
+async fn settled_shards(
+    transport: &Transport,
+    input: &DriverInput<'_>,
+    shards: &BTreeSet<ShardId>,
+) -> BTreeSet<ShardId> {
+    let queries = shards
+        .iter()
+        .filter_map(|id| input.map.shard(*id))
         .map(|s| {
             let want: BTreeSet<u64> = s.replicas.iter().map(|r| r.peer.0).collect();
-            let addr = input.leaders.get(&s.id.0).copied();
+            let addr = input.leader_addrs.get(&s.id.0).copied();
             async move {
                 let addr = addr?;
                 let (voters, learners) =
@@ -126,88 +327,5 @@ async fn settled_shards(transport: &Transport, input: &DriverInput<'_>) -> BTree
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use tanli_router::PeerId;
-
-    use super::*;
-    use crate::raft::transport::TransportConfig;
-
-    use crate::control::test_node as node;
-
-    fn transport() -> Arc<Transport> {
-        Transport::new(TransportConfig {
-            stats: Arc::default(),
-            bind: [127, 0, 0, 1].into(),
-            cluster_id: "t".into(),
-            node_id: 1,
-            frame_bytes_max: 1 << 20,
-            connect_timeout: Duration::from_millis(100),
-            inflight_max: 8,
-        })
-    }
-
-    fn input<'a>(map: &'a ClusterMap, live: &'a BTreeSet<u64>) -> DriverInput<'a> {
-        DriverInput {
-            map,
-            live,
-            leaders: BTreeMap::new(),
-            replication_factor: 3,
-            moves_in_flight_max: 2,
-            rpc_timeout: Duration::from_millis(100),
-        }
-    }
-
-    #[tokio::test]
-    async fn admits_live_joiners_then_grows_the_meta_voters_then_waits_for_settled_shards() {
-        let t = transport();
-        let m = ClusterMap::initial(node(1, NodeState::Up), 2, PeerId(2))
-            .and_then(|m| {
-                m.with_shard(tanli_router::ShardInfo {
-                    id: ShardId::META,
-                    replicas: vec![tanli_router::Replica {
-                        node: NodeId(1),
-                        peer: PeerId(1),
-                    }],
-                    leader: Some(NodeId(1)),
-                })
-            })
-            .and_then(|m| m.with_node(node(10, NodeState::Joining)))
-            .expect("map");
-        // A joiner gossip does not see yet stays Joining.
-        let only_me = BTreeSet::from([1]);
-        assert_eq!(next(&t, input(&m, &only_me)).await, None);
-        let both = BTreeSet::from([1, 10]);
-        assert_eq!(
-            next(&t, input(&m, &both)).await,
-            Some(MetaCmd::SetState {
-                node: NodeId(10),
-                state: NodeState::Up,
-                if_epoch: m.epoch()
-            })
-        );
-        let m = m.with_node(node(10, NodeState::Up)).expect("up");
-        assert_eq!(
-            next(&t, input(&m, &both)).await,
-            Some(MetaCmd::AddReplica {
-                shard: ShardId::META,
-                node: NodeId(10),
-                if_epoch: m.epoch()
-            })
-        );
-        let m = m
-            .with_replica_added(
-                ShardId::META,
-                tanli_router::Replica {
-                    node: NodeId(10),
-                    peer: PeerId(10),
-                },
-            )
-            .expect("meta voter");
-        // Data shards need a replica on node 10, but no shard leader has confirmed its
-        // membership (no leader known here): nothing moves.
-        assert!(!plan_replicas(&m, 3).is_empty());
-        assert_eq!(next(&t, input(&m, &both)).await, None);
-    }
-}
+#[path = "driver_tests.rs"]
+mod tests;

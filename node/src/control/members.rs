@@ -64,6 +64,25 @@ pub fn preferred_leader(
         .find_map(|n| info.replica_on(n).map(|r| r.peer.0))
 }
 
+/// The data shard's leader as the placement record wants it (`plans.rs`), as a peer id, if that
+/// node is live, `Up` and a replica; else `None` (leadership stays where it is).
+pub fn target_leader(
+    map: &ClusterMap,
+    placement: &crate::control::plans::Placement,
+    shard: ShardId,
+    live: impl Fn(NodeId) -> bool,
+) -> Option<u64> {
+    let (node, _) = placement.leaders.get(&shard.0)?;
+    let node = NodeId(*node);
+    let up = map
+        .node(node)
+        .is_some_and(|n| n.state == tanli_router::NodeState::Up);
+    if !up || !live(node) {
+        return None;
+    }
+    map.shard(shard)?.replica_on(node).map(|r| r.peer.0)
+}
+
 /// One reconciling step on `shard`, if this replica leads it. Returns what it did, for logs.
 /// Once the membership matches, leadership moves to `preferred` (a voter peer id) if it has
 /// caught up and `transfer_allowed` — so leaders spread over the nodes as placement ranks them
@@ -122,8 +141,26 @@ pub async fn step(
             return run(format!("learner {peer} added")).await;
         }
     }
-    // 2. Voters as the map says, once every new voter has caught up.
+    // 2. Voters as the map says, once every new voter has caught up. A leader the map drops
+    //    first hands leadership to a caught-up voter that stays, so the group never waits out
+    //    an election for a leader that removed itself.
     let want: BTreeSet<u64> = voters.keys().copied().collect();
+    if want != current_voters && !want.contains(&m.id) {
+        let heir = preferred
+            .filter(|p| want.contains(p) && current_voters.contains(p))
+            .into_iter()
+            .chain(want.intersection(&current_voters).copied())
+            .find(|p| caught_up(*p));
+        if let Some(to) = heir {
+            shard
+                .raft
+                .trigger()
+                .transfer_leader(to)
+                .await
+                .map_err(|e| format!("leader transfer: {e}"))?;
+            return run(format!("leadership handed to peer {to} before leaving")).await;
+        }
+    }
     if want != current_voters {
         let lagging: Vec<u64> = want
             .difference(&current_voters)

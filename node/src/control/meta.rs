@@ -9,7 +9,11 @@
 //! decisions. Apply reads nothing but the command and the stored state: deterministic.
 
 use serde::{Deserialize, Serialize};
-use tanli_router::{ClusterMap, NodeId, NodeInfo, NodeState, PeerId, Replica, ShardId, ShardInfo};
+use tanli_router::{
+    ClusterMap, NodeId, NodeInfo, NodeState, PeerId, Replica, ReplicaMove, ShardId, ShardInfo,
+};
+
+use super::plans::{NodeOp, PlanKind, Step};
 use tanli_storage::{Applier, KvRead, KvWrite, Record, StorageError};
 
 /// The version byte of every encoded meta command, reply and state.
@@ -22,7 +26,10 @@ pub const STATE_KEY: &[u8] = b"tanli/meta/state";
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub enum MetaCmd {
     /// Creates the cluster: `node` alone, `shards` data shards. Ignored once a map exists.
-    Bootstrap { node: NodeInfo, shards: u16 },
+    Bootstrap {
+        node: NodeInfo,
+        shards: u16,
+    },
     /// Registers a new node (state `Joining`) and allocates its id.
     Join {
         resp_addr: String,
@@ -55,7 +62,46 @@ pub enum MetaCmd {
     /// Allocates a client id (for exactly-once writes) from the shared counter.
     NewClient,
     /// Leases, or renews, a Snowflake worker id for `holder` (see `leases.rs`).
-    LeaseWorker { holder: u64, ttl_ms: u64 },
+    LeaseWorker {
+        holder: u64,
+        ttl_ms: u64,
+    },
+    // Placement (see `plans.rs`); added after the others so older entries still decode.
+    /// Records a new plan; refused while one runs.
+    PlanCreate {
+        kind: PlanKind,
+        reason: String,
+        moves: Vec<ReplicaMove>,
+        if_epoch: u64,
+    },
+    /// Advances move `index` of plan `plan` (editing the map where the step needs it).
+    PlanStep {
+        plan: u64,
+        index: u32,
+        step: Step,
+        if_epoch: u64,
+    },
+    /// Cancels the running plan and holds automatic balancing.
+    PlanCancel,
+    SetHold {
+        hold: bool,
+    },
+    /// The leader each listed data shard should have (the driver's assignment).
+    SetLeaders {
+        targets: Vec<(u64, u64)>,
+    },
+    /// An operator's choice of leader for a shard (kept by the driver).
+    PinLeader {
+        shard: ShardId,
+        node: NodeId,
+    },
+    /// Drain, undrain or remove a node, checked against the map (`replication_factor`: the
+    /// proposer's, for the drain check).
+    Node {
+        node: NodeId,
+        op: NodeOp,
+        replication_factor: u32,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -81,6 +127,10 @@ pub enum MetaReply {
         worker: u16,
         expires_ms: u64,
         not_before_ms: u64,
+    },
+    /// A plan was created or cancelled.
+    Plan {
+        id: u64,
     },
 }
 
@@ -119,6 +169,20 @@ fn decode<T: for<'de> Deserialize<'de>>(what: &str, b: &[u8]) -> Result<T, Strin
 impl MetaCmd {
     pub fn encode(&self) -> Vec<u8> {
         encode(self)
+    }
+
+    /// Commands answered by `plans.rs` (they read and write the placement record).
+    pub fn is_placement(&self) -> bool {
+        matches!(
+            self,
+            MetaCmd::PlanCreate { .. }
+                | MetaCmd::PlanStep { .. }
+                | MetaCmd::PlanCancel
+                | MetaCmd::SetHold { .. }
+                | MetaCmd::SetLeaders { .. }
+                | MetaCmd::PinLeader { .. }
+                | MetaCmd::Node { .. }
+        )
     }
 
     /// Whether `bytes` is an encoded [`MetaCmd::Join`] (the only request a node outside the
@@ -194,6 +258,10 @@ impl Applier for MetaApplier {
                 MetaReply::Refused("the cluster is not bootstrapped".into()),
                 None,
             ),
+            (Some(s), cmd) if cmd.is_placement() => {
+                let map = s.map()?;
+                super::plans::apply(kv, log_time_ms, s, &map, cmd, change)?
+            }
             (Some(s), cmd) => {
                 let map = s.map()?;
                 change(s, &map, cmd)
@@ -240,6 +308,13 @@ fn change(mut s: MetaState, map: &ClusterMap, cmd: MetaCmd) -> (MetaReply, Optio
         MetaCmd::NewClient | MetaCmd::LeaseWorker { .. } => {
             return (MetaReply::Refused("not a map change".into()), None)
         }
+        MetaCmd::PlanCreate { .. }
+        | MetaCmd::PlanStep { .. }
+        | MetaCmd::PlanCancel
+        | MetaCmd::SetHold { .. }
+        | MetaCmd::SetLeaders { .. }
+        | MetaCmd::PinLeader { .. }
+        | MetaCmd::Node { .. } => return (MetaReply::Refused("not a map change".into()), None),
         MetaCmd::Join {
             resp_addr,
             cluster_addr,

@@ -9,7 +9,7 @@
 //! - `topology`: the published view joining map, hosted shards and gossip.
 //! - `plane`: the control loop that acts on them; `host` starts and removes Raft groups;
 //!   `members` steps a led group's membership toward the map; `driver` (meta leader only) plans
-//!   map changes; `client` sends control requests to other nodes, `rpc` answers them; `hints`
+//!   map changes and `plans` records its plans, leader targets and holds in the meta shard; `client` sends control requests to other nodes, `rpc` answers them; `hints`
 //!   lays leader and address hints over the map before it is published.
 
 pub mod client;
@@ -21,6 +21,7 @@ pub mod leases;
 pub mod members;
 pub mod meta;
 pub mod plane;
+pub mod plans;
 pub mod rpc;
 pub mod topology;
 

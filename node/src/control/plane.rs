@@ -21,6 +21,7 @@ use crate::config::Config;
 use crate::control::gossip::{Announcement, Gossip, Phase};
 use crate::control::host::Host;
 use crate::control::meta::{MetaApplier, MetaCmd, MetaReply, MetaState};
+use crate::control::plans::Placement;
 use crate::control::topology::Topology;
 use crate::control::{client, driver, hints, members};
 
@@ -46,6 +47,10 @@ pub struct Control {
     transfers: Mutex<BTreeMap<u64, Instant>>,
     /// (when, applied entries of led shards then, decayed entries/s) for the gossiped load.
     load: Mutex<(Instant, u64, u64)>,
+    /// Since when each map node has been silent, as this node's gossip sees it.
+    dead_since: Mutex<BTreeMap<u64, Instant>>,
+    /// Moves under way in the running plan, as last seen by the driver (0 off the meta leader).
+    pub moves_in_flight: std::sync::atomic::AtomicU64,
 }
 
 /// Least time between two leadership offers of one shard: a preferred replica that cannot take
@@ -78,6 +83,8 @@ impl Control {
             last_drive: Mutex::new(None),
             transfers: Mutex::new(BTreeMap::new()),
             load: Mutex::new((Instant::now(), 0, 0)),
+            dead_since: Mutex::new(BTreeMap::new()),
+            moves_in_flight: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -103,6 +110,35 @@ impl Control {
                 None
             }
         }
+    }
+
+    /// The placement record this node's meta replica has applied (default before any).
+    pub fn local_placement(&self) -> Placement {
+        let Some(meta) = self.host.hosted().get(&0).cloned() else {
+            return Placement::default();
+        };
+        Placement::read(&meta.reader).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "reading the placement record failed");
+            Placement::default()
+        })
+    }
+
+    /// Map nodes silent for longer than `dead_node_grace_ms`; refreshes the silence clocks.
+    fn dead_past_grace(&self, map: &ClusterMap, live: &BTreeSet<u64>) -> BTreeSet<u64> {
+        let grace = Duration::from_millis(self.cfg.dead_node_grace_ms);
+        let mut since = self.dead_since.lock().unwrap_or_else(|e| e.into_inner());
+        since.retain(|n, _| !live.contains(n) && map.node(NodeId(*n)).is_some());
+        let now = Instant::now();
+        for n in map.nodes().keys() {
+            if !live.contains(&n.0) {
+                since.entry(n.0).or_insert(now);
+            }
+        }
+        since
+            .iter()
+            .filter(|(_, t)| t.elapsed() >= grace)
+            .map(|(n, _)| *n)
+            .collect()
     }
 
     /// Runs the loop until `shutdown`.
@@ -172,6 +208,14 @@ impl Control {
         }
         if topo.meta.as_ref().is_some_and(|m| m.is_leader()) {
             self.drive(&map, &live);
+        } else {
+            // Silence clocks belong to the driver's term in office: a later term starts afresh.
+            self.dead_since
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clear();
+            self.moves_in_flight
+                .store(0, std::sync::atomic::Ordering::Relaxed);
         }
     }
 
@@ -420,9 +464,12 @@ impl Control {
         let Some((voters, learners)) = members::desired(map, ShardId(shard)) else {
             return;
         };
-        let preferred = members::preferred_leader(map, ShardId(shard), |n| {
-            n == self.me || live.contains_key(&n.0)
-        });
+        let is_live = |n: NodeId| n == self.me || live.contains_key(&n.0);
+        let preferred = if shard == 0 {
+            members::preferred_leader(map, ShardId(shard), is_live)
+        } else {
+            members::target_leader(map, &self.local_placement(), ShardId(shard), is_live)
+        };
         let transfer_allowed = self
             .transfers
             .lock()
@@ -481,20 +528,37 @@ impl Control {
             self.release(u64::MAX);
             return;
         };
-        let leaders: BTreeMap<u64, SocketAddr> = map
+        let placement = self.local_placement();
+        let leader_addrs: BTreeMap<u64, SocketAddr> = map
             .shards()
             .values()
             .filter_map(|s| Some((s.id.0, self.book_addr(s.leader?)?)))
             .collect();
+        let leaders_now: BTreeMap<u64, NodeId> = map
+            .shards()
+            .values()
+            .filter_map(|s| Some((s.id.0, s.leader?)))
+            .collect();
         let live: BTreeSet<u64> = live.keys().copied().chain([self.me.0]).collect();
+        let dead = self.dead_past_grace(&authoritative, &live);
+        let in_flight = placement
+            .running()
+            .map_or(0, |p| p.moves.iter().filter(|m| m.in_flight()).count());
+        self.moves_in_flight
+            .store(in_flight as u64, std::sync::atomic::Ordering::Relaxed);
         let this = self.clone();
         tokio::spawn(async move {
             let input = driver::DriverInput {
                 map: &authoritative,
+                placement: &placement,
                 live: &live,
-                leaders,
+                dead_past_grace: &dead,
+                leaders_now,
+                leader_addrs,
                 replication_factor: this.cfg.replication_factor,
                 moves_in_flight_max: this.cfg.moves_in_flight_max,
+                tolerance: this.cfg.balance_tolerance,
+                auto_rebalance: this.cfg.auto_rebalance,
                 rpc_timeout: this.rpc_timeout(),
             };
             if let Some(cmd) = driver::next(&this.host.transport, input).await {
