@@ -48,6 +48,7 @@ pub async fn answer(node: &Arc<Node>, cmd: AdminCmd) -> Reply {
             Err(reply) => reply,
         },
         AdminCmd::NextId => next_id(node).await,
+        other => crate::admin_placement::answer(node, other).await,
     }
 }
 

@@ -24,6 +24,8 @@
 //! path.
 
 pub mod admin;
+pub mod admin_placement;
+pub mod admin_status;
 pub mod clients;
 pub mod cluster_info;
 pub mod cmd;

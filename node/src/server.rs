@@ -363,6 +363,9 @@ async fn start_gossip(
         epoch: 0,
         leads: Vec::new(),
         load: 0,
+        keys: 0,
+        bytes: 0,
+        led: Vec::new(),
     };
     Gossip::start(
         GossipConfig {

@@ -193,6 +193,23 @@ impl Shard {
     }
 
     /// This replica's role and leader, from Raft's metrics.
+    /// On the leader: entries the slowest replica is behind the leader's last log index
+    /// (0 off the leader).
+    pub fn replication_lag(&self) -> u64 {
+        let m = self.raft.metrics().borrow_watched().clone();
+        let last = m.last_log_index.unwrap_or(0);
+        m.replication
+            .as_ref()
+            .map(|r| {
+                r.iter()
+                    .filter(|(peer, _)| **peer != m.id)
+                    .map(|(_, l)| last.saturating_sub(l.as_ref().map_or(0, |l| l.index)))
+                    .max()
+                    .unwrap_or(0)
+            })
+            .unwrap_or(0)
+    }
+
     pub fn status(&self) -> ShardStatus {
         let m = self.raft.metrics().borrow_watched().clone();
         ShardStatus {

@@ -38,12 +38,14 @@ pub enum Why {
     AboveFactor,
     /// Evening out replica counts.
     Balance,
+    /// An operator asked for it (`TANLI.SHARD MOVE`).
+    Operator,
 }
 
 impl Why {
     /// Repairs restore safety or follow an operator's drain; balancing is optional.
     pub fn is_repair(self) -> bool {
-        self != Why::Balance
+        !matches!(self, Why::Balance | Why::Operator)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -54,6 +56,7 @@ impl Why {
             Why::BelowFactor => "below replication factor",
             Why::AboveFactor => "above replication factor",
             Why::Balance => "balance",
+            Why::Operator => "operator",
         }
     }
 }

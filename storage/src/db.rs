@@ -190,6 +190,25 @@ impl Store {
         &self.dir
     }
 
+    /// RocksDB's estimates for the user data column family, over every shard this node holds:
+    /// (keys, live bytes). Cheap (in-memory properties); 0 where RocksDB has no estimate.
+    pub fn estimates(&self) -> (u64, u64) {
+        let Ok(cf) = self.cf(keys::CF_DATA) else {
+            return (0, 0);
+        };
+        let prop = |name: &str| {
+            self.db
+                .property_int_value_cf(cf, name)
+                .ok()
+                .flatten()
+                .unwrap_or(0)
+        };
+        (
+            prop("rocksdb.estimate-num-keys"),
+            prop("rocksdb.estimate-live-data-size"),
+        )
+    }
+
     pub(crate) fn cf(&self, name: &'static str) -> Result<&ColumnFamily, StorageError> {
         self.db
             .cf_handle(name)

@@ -25,6 +25,7 @@ pub mod counter;
 pub mod expire;
 pub mod keyspace;
 pub mod parse;
+pub mod placement;
 pub mod scan;
 pub mod set;
 pub mod string;

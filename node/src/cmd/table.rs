@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 
 use super::parse::{err, Args};
-use super::{cluster, conn, counter, expire, glob, keyspace, scan, set, string, tanli};
+use super::{cluster, conn, counter, expire, glob, keyspace, placement, scan, set, string, tanli};
 use super::{Command, CommandSub, ListFilter};
 use crate::reply::Reply;
 
@@ -223,7 +223,12 @@ pub static TABLE: &[Spec] = &[
     cmd("substr", 4, RO, STRING, "string", "1.0.0", "Returns a substring of a string value.", string::parse_getrange).key(RO_ACCESS),
     cmd("tanli.clientid", 1, &["fast"], &[], "tanli", "0.1.0", "Allocates a client id for exactly-once writes.", tanli::parse_clientid),
     cmd("tanli.id", 1, &["fast"], &[], "tanli", "0.1.0", "Returns a cluster-unique, time-ordered 64-bit id.", tanli::parse_id),
+    cmd("tanli.leader", 4, &["admin"], &[], "tanli", "0.1.0", "Transfers (pins) a shard's leadership to a node.", placement::parse_leader),
+    cmd("tanli.node", 3, &["admin"], &[], "tanli", "0.1.0", "Drains, undrains or removes a node.", placement::parse_node),
+    cmd("tanli.rebalance", -2, &["admin"], &[], "tanli", "0.1.0", "Plans, starts, shows or cancels a rebalance.", placement::parse_rebalance),
     cmd("tanli.req", -4, &["write", "movablekeys"], &[], "tanli", "0.1.0", "Applies a write at most once per client id and sequence number.", tanli::parse_req),
+    cmd("tanli.shard", -5, &["admin"], &[], "tanli", "0.1.0", "Moves a shard's replica from one node to another.", placement::parse_shard),
+    cmd("tanli.status", -1, &["admin"], &[], "tanli", "0.1.0", "Shows nodes, shards, balance and the running plan.", placement::parse_status),
     cmd("tanli.workerid", -2, &["fast"], &[], "tanli", "0.1.0", "Leases a worker id for Snowflake ids.", tanli::parse_workerid),
     cmd("ttl", 2, RO_FAST, KEYSPACE, "generic", "1.0.0", "Returns a key's time to live in seconds.", expire::parse_ttl).tips(NONDET).key(RO_ACCESS),
     cmd("type", 2, RO_FAST, KEYSPACE, "generic", "1.0.0", "Returns the type of a key's value.", keyspace::parse_type).key(&["RO"]),

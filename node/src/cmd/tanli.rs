@@ -26,8 +26,32 @@ pub const DEFAULT_LEASE_TTL_MS: u64 = 30_000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AdminCmd {
     ClientId,
-    WorkerId { holder: u64, ttl_ms: u64 },
+    WorkerId {
+        holder: u64,
+        ttl_ms: u64,
+    },
     NextId,
+    Status {
+        json: bool,
+    },
+    Rebalance {
+        op: super::placement::RebalanceOp,
+        json: bool,
+    },
+    Node {
+        op: crate::control::plans::NodeOp,
+        node: u64,
+    },
+    ShardMove {
+        shard: u64,
+        from: u64,
+        to: u64,
+        json: bool,
+    },
+    LeaderTransfer {
+        shard: u64,
+        to: u64,
+    },
 }
 
 fn u64_arg(a: &mut Args, what: &str) -> Result<u64, Reply> {

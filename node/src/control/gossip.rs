@@ -23,6 +23,9 @@ const KEY_STATE: &str = "state";
 const KEY_EPOCH: &str = "epoch";
 const KEY_LEADS: &str = "leads";
 const KEY_LOAD: &str = "load";
+const KEY_KEYS: &str = "keys";
+const KEY_BYTES: &str = "bytes";
+const KEY_LED: &str = "led";
 const REQUIRED: [&str; 3] = [KEY_ID, KEY_RESP, KEY_CLUSTER];
 
 /// Where a node is in its life, as it says itself.
@@ -66,6 +69,11 @@ pub struct Announcement {
     pub leads: Vec<(u64, u64)>,
     /// Write load: log entries per second applied by the shards it leads (for placement).
     pub load: u64,
+    /// Estimated keys and live bytes over all its replicas (for status).
+    pub keys: u64,
+    pub bytes: u64,
+    /// Per shard it leads: (shard, last log index, entries the slowest replica is behind).
+    pub led: Vec<(u64, u64, u64)>,
 }
 
 impl Announcement {
@@ -75,6 +83,11 @@ impl Announcement {
             .iter()
             .map(|(shard, term)| format!("{shard}:{term}"))
             .collect();
+        let led: Vec<String> = self
+            .led
+            .iter()
+            .map(|(shard, last, lag)| format!("{shard}:{last}:{lag}"))
+            .collect();
         vec![
             (KEY_ID.into(), self.node_id.to_string()),
             (KEY_RESP.into(), self.resp_addr.to_string()),
@@ -83,6 +96,9 @@ impl Announcement {
             (KEY_EPOCH.into(), self.epoch.to_string()),
             (KEY_LEADS.into(), leads.join(",")),
             (KEY_LOAD.into(), self.load.to_string()),
+            (KEY_KEYS.into(), self.keys.to_string()),
+            (KEY_BYTES.into(), self.bytes.to_string()),
+            (KEY_LED.into(), led.join(",")),
         ]
     }
 
@@ -111,6 +127,18 @@ impl Announcement {
             epoch: num(KEY_EPOCH).unwrap_or(0),
             leads,
             load: num(KEY_LOAD).unwrap_or(0),
+            keys: num(KEY_KEYS).unwrap_or(0),
+            bytes: num(KEY_BYTES).unwrap_or(0),
+            // Only for status: a malformed value is ignored, not fatal.
+            led: state
+                .get(KEY_LED)
+                .unwrap_or("")
+                .split(',')
+                .filter_map(|s| {
+                    let mut p = s.split(':').map(|x| x.parse::<u64>().ok());
+                    Some((p.next()??, p.next()??, p.next()??))
+                })
+                .collect(),
         })
     }
 }
@@ -239,6 +267,9 @@ mod tests {
             epoch: 1,
             leads: vec![(id, 1)],
             load: 0,
+            keys: 10 * id,
+            bytes: 100 * id,
+            led: vec![(id, 42, 1)],
         }
     }
 

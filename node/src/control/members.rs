@@ -123,6 +123,7 @@ pub async fn step(
     let membership = m.membership_config.membership().clone();
     if membership.get_joint_config().len() > 1 {
         // A change is in progress; openraft finishes it.
+        tracing::debug!(shard = shard.id, "membership change in progress");
         return Ok(None);
     }
     let present: BTreeSet<u64> = membership.nodes().map(|(id, _)| *id).collect();
@@ -151,6 +152,13 @@ pub async fn step(
             .into_iter()
             .chain(want.intersection(&current_voters).copied())
             .find(|p| caught_up(*p));
+        tracing::debug!(
+            shard = shard.id,
+            ?want,
+            ?current_voters,
+            ?heir,
+            "leader leaving its group"
+        );
         if let Some(to) = heir {
             shard
                 .raft

@@ -261,11 +261,13 @@ impl Control {
                 }
             }
         }
-        for id in hosted.keys().filter(|id| **id != 0) {
+        for (id, shard) in hosted.iter().filter(|(id, _)| **id != 0) {
             let listed = map
                 .shard(ShardId(*id))
                 .is_some_and(|s| s.replica_on(self.me).is_some());
-            if !listed {
+            // A leader the map drops first hands its leadership on (`reconcile`); checking for
+            // removal meanwhile would only hold the shard's claim and starve that hand-over.
+            if !listed && !shard.is_leader() {
                 self.check_removed(*id, map);
             }
         }
@@ -336,14 +338,19 @@ impl Control {
 
     async fn announce(&self, topo: &Topology) {
         let mut leads = Vec::new();
+        let mut led = Vec::new();
         let mut applied = 0u64;
         for (id, s) in self.host.hosted() {
             if s.is_leader() {
                 let status = s.status();
                 leads.push((id, status.term));
                 applied += status.applied_index;
+                if id != 0 {
+                    led.push((id, status.last_log_index, s.replication_lag()));
+                }
             }
         }
+        let (keys, bytes) = self.host.store.estimates();
         let me = Announcement {
             node_id: self.me.0,
             resp_addr: self.resp_addr,
@@ -352,6 +359,9 @@ impl Control {
             epoch: topo.epoch(),
             leads,
             load: self.load(applied),
+            keys,
+            bytes,
+            led,
         };
         self.gossip.publish(&me).await;
     }
