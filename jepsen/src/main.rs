@@ -70,7 +70,7 @@ struct Args {
 }
 
 const WORKLOADS: [Workload; 3] = [Workload::Register, Workload::Set, Workload::Counter];
-const NEMESES: [Nemesis; 7] = [
+const NEMESES: [Nemesis; 8] = [
     Nemesis::Partition,
     Nemesis::Loss,
     Nemesis::Kill,
@@ -78,6 +78,7 @@ const NEMESES: [Nemesis; 7] = [
     Nemesis::Remount,
     Nemesis::Clock,
     Nemesis::Disk,
+    Nemesis::Rebalance,
 ];
 
 fn main() {

@@ -13,8 +13,7 @@
 //! | `clock`     | wall clock of one or two nodes jumps ±5–120 s (libfaketime) | back to true time |
 //! | `disk`      | fsync/fdatasync fail at random on one node (libfiu)      | failures off, the node restarted (its repair) |
 //!
-//! Membership changes and rebalances during faults wait for the admin commands (`TANLI.REBALANCE`,
-//! `TANLI.NODE DRAIN`): [`Nemesis::Rebalance`] is the hook, refused until they exist.
+//! | `rebalance` | a node drained (`TANLI.NODE DRAIN`): its replicas and leaderships move away by Raft membership changes | undrained: the balancer moves replicas back |
 
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,7 +36,7 @@ pub enum Nemesis {
     Remount,
     Clock,
     Disk,
-    /// Membership changes during faults: needs the admin commands of a later issue.
+    /// Membership changes under load: a node drained, then undrained.
     Rebalance,
 }
 
@@ -76,6 +75,7 @@ enum Active {
     Unmounted(usize),
     Clock(Vec<usize>),
     Disk(usize),
+    Drained(usize),
 }
 
 /// Runs faults from `kinds` until `deadline` or `stop`, recording each start and stop.
@@ -267,10 +267,37 @@ fn start(
                 json!({ "detail": format!("fsync and fdatasync fail with p={p} on {}", db.name(i)) }),
             )
         }
-        Nemesis::Rebalance => anyhow::bail!(
-            "membership changes during faults need TANLI.REBALANCE / TANLI.NODE (the admin issue)"
-        ),
+        Nemesis::Rebalance => {
+            let i = order[0];
+            admin(
+                db,
+                &["TANLI.NODE", "DRAIN", &db.cluster.nodes[i].id().to_string()],
+            )?;
+            (
+                Active::Drained(i),
+                json!({ "detail": format!("drain {}: its replicas move away", db.name(i)) }),
+            )
+        }
     })
+}
+
+/// Sends an admin command through the first node that answers it.
+fn admin(db: &Db, args: &[&str]) -> anyhow::Result<()> {
+    let mut errors = Vec::new();
+    for addr in db.cluster.running_addrs() {
+        let conn = tanli_tests::client::try_connect(addr, None, Duration::from_secs(1));
+        let reply = conn.map_err(|e| e.to_string()).and_then(|mut c| {
+            redis::cmd(args[0])
+                .arg(&args[1..])
+                .query::<String>(&mut c)
+                .map_err(|e| e.to_string())
+        });
+        match reply {
+            Ok(_) => return Ok(()),
+            Err(e) => errors.push(format!("{addr}: {e}")),
+        }
+    }
+    anyhow::bail!("{} failed on every node: {errors:?}", args.join(" "))
 }
 
 fn end(db: &mut Db, firewall: Option<&Firewall>, active: Active) -> anyhow::Result<String> {
@@ -300,6 +327,17 @@ fn end(db: &mut Db, firewall: Option<&Firewall>, active: Active) -> anyhow::Resu
                 db.set_clock_offset(i, 0)?;
             }
             "clocks back to true time".to_owned()
+        }
+        Active::Drained(i) => {
+            admin(
+                db,
+                &[
+                    "TANLI.NODE",
+                    "UNDRAIN",
+                    &db.cluster.nodes[i].id().to_string(),
+                ],
+            )?;
+            format!("undrain {}: replicas move back", db.name(i))
         }
         Active::Disk(i) => {
             let crashed = !db.is_running(i);
