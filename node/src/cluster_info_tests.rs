@@ -45,6 +45,9 @@ fn announce(id: u64, resp: &str, cluster: &str) -> (u64, Announcement) {
         epoch: 0,
         leads: Vec::new(),
         load: 0,
+        keys: 0,
+        bytes: 0,
+        led: Vec::new(),
     };
     (id, a)
 }

@@ -177,3 +177,177 @@ fn only_a_join_passes_for_a_node_outside_the_cluster() {
     assert!(!MetaCmd::is_join(&[]));
     assert!(!MetaCmd::is_join(&[9, 0]));
 }
+
+fn placement(kv: &MemKv) -> crate::control::plans::Placement {
+    crate::control::plans::Placement::read(kv).expect("placement")
+}
+
+#[test]
+fn a_plan_moves_a_replica_step_by_step_and_a_cancel_holds_balancing() {
+    use crate::control::plans::{MoveState, NodeOp, PlanKind, PlanState, Step};
+    use tanli_router::{ReplicaMove, Why};
+    let mut kv = MemKv::default();
+    apply(
+        &mut kv,
+        MetaCmd::Bootstrap {
+            node: node(1),
+            shards: 2,
+        },
+    );
+    let mut joined = Vec::new();
+    for addr in ["a", "b"] {
+        let r = apply(
+            &mut kv,
+            MetaCmd::Join {
+                resp_addr: addr.into(),
+                cluster_addr: addr.into(),
+                weight: 1,
+            },
+        );
+        let MetaReply::Joined { node, .. } = r else {
+            panic!("{r:?}")
+        };
+        joined.push(node);
+    }
+    let (n2, n3) = (joined[0], joined[1]);
+    for n in [n2, n3] {
+        let e = map(&kv).epoch();
+        apply(
+            &mut kv,
+            MetaCmd::SetState {
+                node: n,
+                state: NodeState::Up,
+                if_epoch: e,
+            },
+        );
+    }
+    let mv = ReplicaMove {
+        shard: ShardId(1),
+        from: Some(NodeId(1)),
+        to: Some(n2),
+        why: Why::Balance,
+    };
+    let e = map(&kv).epoch();
+    let create = |moves: Vec<ReplicaMove>, if_epoch| MetaCmd::PlanCreate {
+        kind: PlanKind::Rebalance,
+        reason: "t".into(),
+        moves,
+        if_epoch,
+    };
+    assert_eq!(
+        apply(&mut kv, create(vec![mv], e)),
+        MetaReply::Plan { id: 1 }
+    );
+    assert!(
+        matches!(apply(&mut kv, create(vec![mv], e)), MetaReply::Refused(w) if w.contains("is running"))
+    );
+    let step = |step, if_epoch| MetaCmd::PlanStep {
+        plan: 1,
+        index: 0,
+        step,
+        if_epoch,
+    };
+    // Start: the new replica enters the map, the old one stays.
+    assert!(matches!(
+        apply(&mut kv, step(Step::Start, e)),
+        MetaReply::Done { .. }
+    ));
+    let s1 = map(&kv).shard(ShardId(1)).cloned().expect("s1");
+    assert!(s1.replica_on(n2).is_some() && s1.replica_on(NodeId(1)).is_some());
+    assert_eq!(
+        placement(&kv).plan.expect("plan").moves[0].state,
+        MoveState::Adding
+    );
+    // A step planned against an old map is refused.
+    assert!(matches!(
+        apply(&mut kv, step(Step::Remove, e)),
+        MetaReply::Stale { .. }
+    ));
+    let e = map(&kv).epoch();
+    apply(&mut kv, step(Step::Remove, e));
+    assert!(map(&kv)
+        .shard(ShardId(1))
+        .expect("s1")
+        .replica_on(NodeId(1))
+        .is_none());
+    let e = map(&kv).epoch();
+    apply(&mut kv, step(Step::Finish, e));
+    let p = placement(&kv).plan.expect("plan");
+    assert_eq!(
+        (p.state, p.moves[0].state.clone()),
+        (PlanState::Done, MoveState::Done)
+    );
+    // A second plan, cancelled before it starts: its move is skipped, balancing is held.
+    let mv2 = ReplicaMove {
+        shard: ShardId(2),
+        from: Some(NodeId(1)),
+        to: Some(n3),
+        why: Why::Balance,
+    };
+    let e = map(&kv).epoch();
+    assert_eq!(
+        apply(&mut kv, create(vec![mv2], e)),
+        MetaReply::Plan { id: 2 }
+    );
+    assert_eq!(
+        apply(&mut kv, MetaCmd::PlanCancel),
+        MetaReply::Plan { id: 2 }
+    );
+    let pl = placement(&kv);
+    assert!(pl.hold_balance);
+    let p = pl.plan.expect("plan");
+    assert_eq!(p.state, PlanState::Cancelled);
+    assert!(matches!(p.moves[0].state, MoveState::Skipped(_)));
+    // Node operations: drain below the replication factor, remove while holding replicas.
+    let op = |node, op| MetaCmd::Node {
+        node,
+        op,
+        replication_factor: 3,
+    };
+    assert!(
+        matches!(apply(&mut kv, op(n2, NodeOp::Drain)), MetaReply::Refused(w) if w.contains("would leave"))
+    );
+    assert!(
+        matches!(apply(&mut kv, op(n2, NodeOp::Remove)), MetaReply::Refused(w) if w.contains("still holds"))
+    );
+    let op2 = |node, op| MetaCmd::Node {
+        node,
+        op,
+        replication_factor: 2,
+    };
+    assert!(matches!(
+        apply(&mut kv, op2(n3, NodeOp::Drain)),
+        MetaReply::Done { .. }
+    ));
+    assert_eq!(
+        map(&kv).node(n3).map(|n| n.state),
+        Some(NodeState::Draining)
+    );
+    assert!(matches!(
+        apply(&mut kv, op2(n3, NodeOp::Undrain)),
+        MetaReply::Done { .. }
+    ));
+    assert_eq!(map(&kv).node(n3).map(|n| n.state), Some(NodeState::Up));
+    // Pins name a replica on an up node.
+    assert!(matches!(
+        apply(
+            &mut kv,
+            MetaCmd::PinLeader {
+                shard: ShardId(1),
+                node: n3
+            }
+        ),
+        MetaReply::Refused(_)
+    ));
+    assert!(matches!(
+        apply(
+            &mut kv,
+            MetaCmd::PinLeader {
+                shard: ShardId(1),
+                node: n2
+            }
+        ),
+        MetaReply::Done { .. }
+    ));
+    assert_eq!(placement(&kv).leaders.get(&1), Some(&(n2.0, true)));
+}
