@@ -17,7 +17,7 @@ use crate::ids::IdSource;
 use crate::topology::SlotMap;
 
 /// Every bound and timing of a [`Client`]. `Config::default()` suits a LAN cluster.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Config {
     /// Deadline of one attempt (send to reply).
     pub request_timeout: Duration,
@@ -38,6 +38,27 @@ pub struct Config {
     pub max_reply_bytes: usize,
     /// Length of a Snowflake worker-id lease (renewed when a third is left).
     pub worker_lease: Duration,
+    /// Sent as `AUTH <password>` on every new connection (the servers' `requirepass`).
+    pub password: Option<String>,
+}
+
+/// Everything but the password.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("request_timeout", &self.request_timeout)
+            .field("attempts_max", &self.attempts_max)
+            .field("backoff_base", &self.backoff_base)
+            .field("backoff_max", &self.backoff_max)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("redirects_max", &self.redirects_max)
+            .field("exactly_once", &self.exactly_once)
+            .field("inflight_max", &self.inflight_max)
+            .field("max_reply_bytes", &self.max_reply_bytes)
+            .field("worker_lease", &self.worker_lease)
+            .field("password", &self.password.as_ref().map(|_| "<hidden>"))
+            .finish()
+    }
 }
 
 impl Default for Config {
@@ -53,6 +74,7 @@ impl Default for Config {
             inflight_max: 4096,
             max_reply_bytes: 512 << 20,
             worker_lease: Duration::from_secs(30),
+            password: None,
         }
     }
 }
@@ -91,26 +113,7 @@ impl Client {
     }
 
     pub async fn connect_with(seeds: &[&str], cfg: Config) -> Result<Client> {
-        let mut addrs = Vec::new();
-        for s in seeds {
-            match tokio::net::lookup_host(s).await {
-                Ok(found) => addrs.extend(found),
-                Err(e) => return Err(Error::Client(format!("seed {s}: {e}"))),
-            }
-        }
-        if addrs.is_empty() {
-            return Err(Error::Client("no seed address".into()));
-        }
-        let mut inner = Inner {
-            cfg,
-            seeds: addrs,
-            map: RwLock::new(SlotMap::default()),
-            conns: tokio::sync::Mutex::new(HashMap::new()),
-            refreshing: AtomicBool::new(false),
-            client_id: 0,
-            seq: AtomicU64::new(0),
-            ids: IdSource::default(),
-        };
+        let mut inner = Inner::new(seeds, cfg).await?;
         inner.refresh().await?;
         if inner.cfg.exactly_once {
             let reply = inner
@@ -125,6 +128,19 @@ impl Client {
                 other => return Err(Error::Client(format!("TANLI.CLIENTID answered {other:?}"))),
             };
         }
+        Ok(Client {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// A client that asks the cluster nothing until it is used, for tools that must work while
+    /// the cluster is unhealthy (no shard has a leader, the meta shard has no quorum): `seeds`
+    /// are only resolved, and the slot map is learnt at the first keyed command. Exactly-once
+    /// writes are off, whatever `cfg.exactly_once` says: a client id is leased from the cluster.
+    pub async fn connect_lazy(seeds: &[&str], mut cfg: Config) -> Result<Client> {
+        cfg.exactly_once = false;
+        let inner = Inner::new(seeds, cfg).await?;
+        inner.refresh_soon();
         Ok(Client {
             inner: Arc::new(inner),
         })
@@ -169,6 +185,30 @@ enum Attempt {
 }
 
 impl Inner {
+    /// Resolves the seeds; connects to nothing yet.
+    async fn new(seeds: &[&str], cfg: Config) -> Result<Inner> {
+        let mut addrs = Vec::new();
+        for s in seeds {
+            match tokio::net::lookup_host(s).await {
+                Ok(found) => addrs.extend(found),
+                Err(e) => return Err(Error::Client(format!("seed {s}: {e}"))),
+            }
+        }
+        if addrs.is_empty() {
+            return Err(Error::Client("no seed address".into()));
+        }
+        Ok(Inner {
+            cfg,
+            seeds: addrs,
+            map: RwLock::new(SlotMap::default()),
+            conns: tokio::sync::Mutex::new(HashMap::new()),
+            refreshing: AtomicBool::new(false),
+            client_id: 0,
+            seq: AtomicU64::new(0),
+            ids: IdSource::default(),
+        })
+    }
+
     fn owner(&self, slot: Option<u16>) -> Option<SocketAddr> {
         let map = self.map.read().unwrap_or_else(|e| e.into_inner());
         slot.and_then(|s| map.owner(s))
@@ -192,6 +232,9 @@ impl Inner {
             )
             .await?,
         );
+        if let Some(password) = &self.cfg.password {
+            self.auth(addr, &fresh, password).await?;
+        }
         let mut conns = self.conns.lock().await;
         match conns.get(&addr) {
             // Another caller connected meanwhile: keep one connection per node.
@@ -201,6 +244,28 @@ impl Inner {
                 Ok(fresh)
             }
         }
+    }
+
+    /// `AUTH` on a new connection, before anything else is sent on it.
+    async fn auth(
+        &self,
+        addr: SocketAddr,
+        conn: &Conn,
+        password: &str,
+    ) -> std::result::Result<(), ConnError> {
+        let args = [
+            Bytes::from_static(b"AUTH"),
+            Bytes::copy_from_slice(password.as_bytes()),
+        ];
+        let why = match tokio::time::timeout(self.cfg.request_timeout, conn.request(&args)).await {
+            Ok(Ok(BytesFrame::SimpleString(_))) => return Ok(()),
+            Ok(Ok(BytesFrame::Error(e))) => return Err(ConnError::AuthRefused(e.to_string())),
+            Ok(Ok(other)) => format!("answered {other:?}"),
+            Ok(Err(ConnError::NotSent(e) | ConnError::Lost(e) | ConnError::AuthRefused(e))) => e,
+            Err(_) => "timed out".into(),
+        };
+        // The command itself was not sent on this connection.
+        Err(ConnError::NotSent(format!("AUTH to {addr}: {why}")))
     }
 
     /// Re-reads the slot map from the first node (known leaders, then seeds) that answers.
@@ -288,6 +353,76 @@ impl Inner {
         })
     }
 
+    /// Runs a keyless command on whichever node answers: the slot map's nodes, then the seeds,
+    /// each in turn, with a backoff after every full round. A node that cannot be reached or
+    /// refuses for now (`-TRYAGAIN`, `-CLUSTERDOWN`, `-LOADING`) hands the command to the next;
+    /// a lost reply does too for a read, but ends a write with [`Error::MaybeApplied`] (it
+    /// carries no request id, so a retry could apply it twice).
+    pub(crate) async fn run_any(&self, args: Vec<Bytes>, kind: Kind) -> Result<BytesFrame> {
+        let mut nodes = self.map.read().unwrap_or_else(|e| e.into_inner()).nodes();
+        for s in &self.seeds {
+            if !nodes.contains(s) {
+                nodes.push(*s);
+            }
+        }
+        if nodes.is_empty() {
+            return Err(Error::Client("no seed address".into()));
+        }
+        let started = Instant::now();
+        let mut last = String::new();
+        for attempt in 0..self.cfg.attempts_max {
+            let (round, i) = (
+                attempt as usize / nodes.len(),
+                attempt as usize % nodes.len(),
+            );
+            if round > 0 && i == 0 {
+                tokio::time::sleep(self.backoff(round as u32)).await;
+            }
+            let addr = nodes[i];
+            let conn = match self.conn(addr).await {
+                Ok(c) => c,
+                Err(ConnError::AuthRefused(e)) => return Err(Error::Server(e)),
+                Err(ConnError::NotSent(e) | ConnError::Lost(e)) => {
+                    last = e;
+                    continue;
+                }
+            };
+            let lost =
+                match tokio::time::timeout(self.cfg.request_timeout, conn.request(&args)).await {
+                    Err(_) => format!("{addr}: timed out"),
+                    Ok(Err(ConnError::NotSent(e) | ConnError::AuthRefused(e))) => {
+                        last = e;
+                        continue;
+                    }
+                    Ok(Err(ConnError::Lost(e))) => e,
+                    Ok(Ok(BytesFrame::Error(text))) => {
+                        let text = text.to_string();
+                        match text.split_whitespace().next().unwrap_or("") {
+                            "TRYAGAIN" | "CLUSTERDOWN" | "LOADING" => {
+                                last = format!("{addr}: {text}");
+                                continue;
+                            }
+                            "UNCERTAIN" => text,
+                            _ => return Err(Error::Server(text)),
+                        }
+                    }
+                    Ok(Ok(frame)) => return Ok(frame),
+                };
+            last = lost;
+            if kind == Kind::Write {
+                return Err(Error::MaybeApplied {
+                    attempts: attempt + 1,
+                    elapsed: started.elapsed(),
+                    last,
+                });
+            }
+        }
+        Err(Error::Unavailable {
+            attempts: self.cfg.attempts_max,
+            last,
+        })
+    }
+
     /// Full jitter: uniform in `[0, min(max, base * 2^attempt)]`.
     fn backoff(&self, attempt: u32) -> Duration {
         let cap = self
@@ -306,6 +441,7 @@ impl Inner {
         for _ in 0..=self.cfg.redirects_max {
             let conn = match self.conn(target).await {
                 Ok(c) => c,
+                Err(ConnError::AuthRefused(e)) => return Attempt::Fail(Error::Server(e)),
                 Err(e) => {
                     self.refresh_soon();
                     return Attempt::Refused(format!("{e:?}"));
@@ -325,7 +461,9 @@ impl Inner {
             };
             let frame = match sent {
                 Err(_) => return Attempt::Unknown(format!("{target}: timed out")),
-                Ok(Err(ConnError::NotSent(e))) => return Attempt::Refused(e),
+                Ok(Err(ConnError::NotSent(e) | ConnError::AuthRefused(e))) => {
+                    return Attempt::Refused(e)
+                }
                 Ok(Err(ConnError::Lost(e))) => {
                     self.refresh_soon();
                     return Attempt::Unknown(e);

@@ -85,6 +85,20 @@ const READS: &[&str] = &[
     "TANLI.ID",
 ];
 
+/// Whether `args` is a read: a command of [`READS`], or an admin command that only shows
+/// (`TANLI.STATUS`, `TANLI.REBALANCE PLAN|STATUS`).
+fn is_read(args: &[&[u8]]) -> bool {
+    let word = |i: usize| {
+        args.get(i)
+            .map(|w| String::from_utf8_lossy(w).to_ascii_uppercase())
+            .unwrap_or_default()
+    };
+    let name = word(0);
+    READS.contains(&name.as_str())
+        || name == "TANLI.STATUS"
+        || (name == "TANLI.REBALANCE" && matches!(word(1).as_str(), "PLAN" | "STATUS"))
+}
+
 impl Client {
     async fn write(&self, args: Vec<Bytes>, key: &[u8]) -> Result<BytesFrame> {
         self.run(args, Some(key), Kind::Write).await
@@ -110,6 +124,27 @@ impl Client {
         let key = args.get(1).copied();
         let args = args.iter().map(b).collect();
         self.run(args, key, kind).await.map(Value::from)
+    }
+
+    /// A keyless command (`PING`, `INFO`, the `TANLI.*` admin commands) to whichever node
+    /// answers: the nodes of the slot map, then the seeds, each in turn, with a backoff after
+    /// every full round, up to [`Config::attempts_max`](crate::Config::attempts_max) attempts.
+    /// A node that cannot be reached or refuses for now (`-TRYAGAIN`, `-CLUSTERDOWN`,
+    /// `-LOADING`) passes the command on to the next. Never wrapped in a request id, so after a
+    /// lost reply only reads (as for [`Client::cmd`], plus `TANLI.STATUS` and
+    /// `TANLI.REBALANCE PLAN|STATUS`) are sent again; anything else ends with
+    /// [`Error::MaybeApplied`]. Any other error reply is [`Error::Server`].
+    pub async fn cmd_any(&self, args: &[&[u8]]) -> Result<Value> {
+        if args.is_empty() {
+            return Err(Error::Client("empty command".into()));
+        }
+        let kind = if is_read(args) {
+            Kind::Read
+        } else {
+            Kind::Write
+        };
+        let args = args.iter().map(b).collect();
+        self.inner.run_any(args, kind).await.map(Value::from)
     }
 
     pub async fn get(&self, key: impl AsRef<[u8]>) -> Result<Option<Bytes>> {

@@ -27,6 +27,8 @@ pub enum ConnError {
     NotSent(String),
     /// Sent (or possibly sent), and the connection broke before the reply.
     Lost(String),
+    /// Not sent: the server refused the connection's `AUTH` with this error reply.
+    AuthRefused(String),
 }
 
 type Slot = oneshot::Sender<Result<BytesFrame, ConnError>>;

@@ -25,6 +25,10 @@ pub struct Args {
     /// Raft RPC port (0 = any free port). Default: port + 10000, like Redis Cluster's bus.
     #[arg(long, env = "TANLI_CLUSTER_PORT")]
     pub cluster_port: Option<u16>,
+    /// HTTP admin port, for `/metrics` and `/health` (0 = any free port). Default: port + 3000
+    /// (any free port when that does not fit, or when port is 0).
+    #[arg(long, env = "TANLI_ADMIN_PORT")]
+    pub admin_port: Option<u16>,
     /// Data directory (a mounted volume): Raft logs, data and the node's identity.
     #[arg(long, env = "TANLI_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
@@ -178,6 +182,7 @@ pub struct Config {
     pub bind: IpAddr,
     pub port: u16,
     pub cluster_port: u16,
+    pub admin_port: u16,
     pub data_dir: PathBuf,
     pub requirepass: Option<String>,
     pub loglevel: String,
@@ -258,10 +263,16 @@ impl Config {
                 .checked_add(10000)
                 .ok_or_else(|| anyhow::anyhow!("--port {port} leaves no room for the default cluster port (port + 10000); give --cluster-port"))?,
         };
+        // The admin port is optional to reach: when port + 3000 does not fit, any free port.
+        let admin_port = match a.admin_port.or(f.admin_port) {
+            Some(p) => p,
+            None => port.checked_add(3000).filter(|_| port != 0).unwrap_or(0),
+        };
         let config = Config {
             bind: pick!(bind, IpAddr::from([127, 0, 0, 1])),
             port,
             cluster_port,
+            admin_port,
             data_dir: pick!(data_dir, PathBuf::from("tanli-data")),
             requirepass: a.requirepass.clone().or(f.requirepass.clone()),
             loglevel: pick!(loglevel, "notice".to_string()),
@@ -361,10 +372,16 @@ mod tests {
     #[test]
     fn defaults_follow_redis() {
         let c = Config::resolve(args(&[])).expect("config");
-        assert_eq!((c.port, c.cluster_port), (6379, 16379));
+        assert_eq!((c.port, c.cluster_port, c.admin_port), (6379, 16379, 9379));
         assert_eq!(c.data_dir, PathBuf::from("tanli-data"));
         let c = Config::resolve(args(&["--port", "7000"])).expect("config");
-        assert_eq!(c.cluster_port, 17000);
+        assert_eq!((c.cluster_port, c.admin_port), (17000, 10000));
+        let c = Config::resolve(args(&["--port", "0"])).expect("config");
+        assert_eq!((c.cluster_port, c.admin_port), (0, 0));
+        let c = Config::resolve(args(&["--port", "65000", "--cluster-port", "1"])).expect("config");
+        assert_eq!(c.admin_port, 0, "port + 3000 does not fit: any free port");
+        let c = Config::resolve(args(&["--admin-port", "8080"])).expect("config");
+        assert_eq!(c.admin_port, 8080);
     }
 
     #[test]

@@ -22,6 +22,7 @@ use crate::cmd::{self, Command, ConnCmd};
 use crate::exec;
 use crate::frame::{ProtocolError, RequestDecoder, RequestLimits};
 use crate::info;
+use crate::metrics::ShedReason;
 use crate::reply::Reply;
 use crate::server::Node;
 
@@ -212,6 +213,7 @@ pub async fn serve(
                 Some(Err(ProtocolError::Io(_))) => return,
                 Some(Err(e @ ProtocolError::Invalid(_))) => {
                     tracing::debug!(%addr, error = %e, "closing connection on protocol error");
+                    node.metrics.shed(ShedReason::ProtocolError);
                     protocol_error = Some(e.to_string());
                     reading = false;
                 }
@@ -239,7 +241,24 @@ fn ready(resp3: bool, reply: Reply, close: bool) -> BoxFuture<'static, Owed> {
     .boxed()
 }
 
+/// Runs one command (see [`run`]), counted and timed in the node's metrics until its reply is
+/// ready.
 fn dispatch(
+    args: Vec<bytes::Bytes>,
+    session: &mut Session,
+    node: &Arc<Node>,
+    client: &Arc<ClientState>,
+) -> BoxFuture<'static, Owed> {
+    let timer = node.metrics.command(&args[0]);
+    run(args, session, node, client)
+        .map(move |owed| {
+            timer.finish(&owed.reply);
+            owed
+        })
+        .boxed()
+}
+
+fn run(
     args: Vec<bytes::Bytes>,
     session: &mut Session,
     node: &Arc<Node>,

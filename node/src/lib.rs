@@ -18,7 +18,8 @@
 //! Beside them: `config` (every limit, named), `error` (the one error → reply mapping),
 //! `clients` (CLIENT LIST), `info` (INFO, HELLO), `cluster_info` (CLUSTER SHARDS, SLOTS, NODES,
 //! INFO, ... rendered from the topology), `keyless` (DBSIZE/KEYS/SCAN over several shards),
-//! `admin` (client ids, worker-id leases and `TANLI.ID`, through the meta shard).
+//! `admin` (client ids, worker-id leases and `TANLI.ID`, through the meta shard), `metrics`
+//! (the Prometheus metrics) and `http` (the admin port serving them and `/health`).
 //! The control plane lives in `control/` (gossip, the meta shard, placement, the hosted Raft
 //! groups): it publishes the topology the data plane routes by and never sits on the request
 //! path.
@@ -35,10 +36,23 @@ pub mod control;
 pub mod error;
 pub mod exec;
 pub mod frame;
+pub mod http;
 pub mod info;
 pub mod keyless;
+pub mod metrics;
 pub mod raft;
 pub mod reply;
 pub mod route;
 pub mod server;
 pub mod shard;
+
+/// `tokio::spawn` inside the caller's span (the node's, a shard's), so the task's log lines say
+/// which node and shard they come from. Tasks spawned by the control plane and the node-to-node
+/// service use it.
+pub fn spawn<F>(task: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    tokio::spawn(tracing::Instrument::in_current_span(task))
+}

@@ -47,10 +47,10 @@ fn main() -> ExitCode {
         tokio::spawn(async move {
             if let Ok(b) = ready_rx.await {
                 println!(
-                    "tanli ready node={} resp={} cluster={}",
-                    b.node_id, b.resp_addr, b.cluster_addr
+                    "tanli ready node={} resp={} cluster={} admin={}",
+                    b.node_id, b.resp_addr, b.cluster_addr, b.admin_addr
                 );
-                tracing::info!(resp = %b.resp_addr, "Ready to accept connections");
+                tracing::info!(resp = %b.resp_addr, admin = %b.admin_addr, "Ready to accept connections");
             }
         });
         let signals = async {

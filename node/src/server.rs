@@ -20,6 +20,7 @@ use tanli_storage::{Identity, ShardReader, Store, StoreOptions};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::clients::Clients;
 use crate::config::Config;
@@ -30,6 +31,8 @@ use crate::control::host::Host;
 use crate::control::meta::{MetaCmd, MetaReply, MetaState};
 use crate::control::plane::{self, Control};
 use crate::control::topology::Topology;
+use crate::http::{self, Admin};
+use crate::metrics::{Metrics, ShedReason};
 use crate::raft::service::{self, ControlService, ControlSlot, Registry, ServiceConfig};
 use crate::raft::transport::{Transport, TransportConfig};
 use crate::raft::RpcStats;
@@ -53,6 +56,8 @@ pub struct Node {
     pub control: Arc<Control>,
     /// This node's Snowflake generator for `TANLI.ID`.
     pub ids: crate::admin::IdSource,
+    /// What `/metrics` on the admin port reports.
+    pub metrics: Arc<Metrics>,
 }
 
 impl Node {
@@ -68,6 +73,8 @@ pub struct Bound {
     pub node_id: u64,
     pub resp_addr: SocketAddr,
     pub cluster_addr: SocketAddr,
+    /// The HTTP admin port (`/metrics`, `/health`).
+    pub admin_addr: SocketAddr,
 }
 
 async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
@@ -180,7 +187,7 @@ fn transport_config(
 }
 
 /// Runs a node until `shutdown` is cancelled. `ready` receives the bound addresses once clients
-/// can connect.
+/// can connect. The admin port answers from the start (`/health`: 503 until then).
 pub async fn run(
     cfg: Config,
     shutdown: CancellationToken,
@@ -188,8 +195,19 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let resp_listener = bind(SocketAddr::new(cfg.bind, cfg.port), "client").await?;
     let cluster_listener = bind(SocketAddr::new(cfg.bind, cfg.cluster_port), "cluster").await?;
+    let admin_listener = bind(SocketAddr::new(cfg.bind, cfg.admin_port), "admin").await?;
     let resp_addr = resp_listener.local_addr()?;
     let cluster_addr = cluster_listener.local_addr()?;
+    let admin_addr = admin_listener.local_addr()?;
+    let admin = Arc::new(Admin::new(Arc::new(Metrics::new())));
+    let admin_stop = shutdown.child_token();
+    // Whatever way `run` ends, the admin port closes.
+    let _admin_stop_on_return = admin_stop.clone().drop_guard();
+    let admin_task = tokio::spawn(http::serve(
+        admin_listener,
+        admin.clone(),
+        admin_stop.clone(),
+    ));
     let adv_ip = match cfg.advertise {
         Some(ip) => ip,
         None if cfg.bind.is_unspecified() => {
@@ -207,6 +225,66 @@ pub async fn run(
     }
     let store = Store::open(&cfg.data_dir, &StoreOptions::default())?;
     let (identity, origin) = identity(&store, &cfg, adv).await?;
+    let span = tracing::info_span!("node", id = identity.node_id);
+    let bound = Bound {
+        node_id: identity.node_id,
+        resp_addr,
+        cluster_addr,
+        admin_addr,
+    };
+    let opened = Opened {
+        cfg,
+        store,
+        identity,
+        origin,
+        adv,
+        resp_listener,
+        cluster_listener,
+        admin,
+        bound,
+    };
+    let served = serve_node(opened, shutdown, ready).instrument(span).await;
+    // The node's tasks are done: let the admin port drop its handle on the node before the
+    // store closes.
+    admin_stop.cancel();
+    let _ = admin_task.await;
+    served
+}
+
+/// A node whose data directory is open and whose identity is known.
+struct Opened {
+    cfg: Config,
+    store: Store,
+    identity: Identity,
+    origin: Origin,
+    /// Advertised (RESP, cluster) addresses.
+    adv: (SocketAddr, SocketAddr),
+    resp_listener: TcpListener,
+    cluster_listener: TcpListener,
+    admin: Arc<Admin>,
+    /// What `ready` receives once clients can connect.
+    bound: Bound,
+}
+
+/// The rest of a node's life, inside its `node{id}` span (every task spawned from here carries
+/// it, so log lines say which node): start the meta replica, gossip and the control loop, then
+/// serve clients until `shutdown`.
+async fn serve_node(
+    opened: Opened,
+    shutdown: CancellationToken,
+    ready: tokio::sync::oneshot::Sender<Bound>,
+) -> anyhow::Result<()> {
+    let Opened {
+        cfg,
+        store,
+        identity,
+        origin,
+        adv,
+        resp_listener,
+        cluster_listener,
+        admin,
+        bound,
+    } = opened;
     let me = NodeId(identity.node_id);
     tracing::info!(node = identity.node_id, cluster = %identity.cluster_id, dir = %cfg.data_dir.display(), "data directory opened");
 
@@ -219,7 +297,7 @@ pub async fn run(
     ));
     let registry: Registry = Arc::new(RwLock::new(HashMap::new()));
     let control_slot: ControlSlot = Arc::default();
-    tokio::spawn(service::serve(
+    crate::spawn(service::serve(
         cluster_listener,
         registry.clone(),
         control_slot.clone(),
@@ -275,7 +353,7 @@ pub async fn run(
         gossip,
     );
     let _ = control_slot.set(control.clone() as Arc<dyn ControlService>);
-    tokio::spawn(control.clone().run(shutdown.clone()));
+    crate::spawn(control.clone().run(shutdown.clone()));
     let mut topology = control.topo.subscribe();
     wait_until_serving(&mut topology, &origin, &cfg).await?;
 
@@ -292,12 +370,10 @@ pub async fn run(
         rpc_stats,
         control: control.clone(),
         ids: crate::admin::IdSource::default(),
+        metrics: admin.metrics.clone(),
     });
-    let _ = ready.send(Bound {
-        node_id: identity.node_id,
-        resp_addr,
-        cluster_addr,
-    });
+    admin.serving(node.clone());
+    let _ = ready.send(bound);
     accept(resp_listener, node.clone(), shutdown.clone()).await;
     control.host.shutdown().await;
     Ok(())
@@ -434,6 +510,7 @@ async fn accept(listener: TcpListener, node: Arc<Node>, shutdown: CancellationTo
             },
         };
         let Ok(permit) = slots.clone().try_acquire_owned() else {
+            node.metrics.shed(ShedReason::ConnectionsMax);
             tokio::spawn(connection::refuse(
                 stream,
                 "ERR max number of clients reached",
@@ -441,7 +518,7 @@ async fn accept(listener: TcpListener, node: Arc<Node>, shutdown: CancellationTo
             continue;
         };
         let (node, shutdown) = (node.clone(), shutdown.clone());
-        tokio::spawn(async move {
+        crate::spawn(async move {
             connection::serve(stream, addr, node, shutdown).await;
             drop(permit);
         });

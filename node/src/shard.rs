@@ -20,6 +20,7 @@ use tanli_storage::types::{PeerAddr, Proposal, Raft, ShardId, TypeConfig};
 use tanli_storage::{ShardRead, ShardReader};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::cmd::WriteCmd;
 use crate::reply::Reply;
@@ -79,7 +80,8 @@ pub fn now_ms() -> u64 {
 }
 
 impl Shard {
-    /// Wraps a started Raft and spawns the shard's read batcher and expiry reclaimer.
+    /// Wraps a started Raft and spawns the shard's read batcher and expiry reclaimer, in a
+    /// `shard{id}` span (under the caller's, the node's), so their log lines say which shard.
     pub fn start(
         id: ShardId,
         raft: Raft,
@@ -98,11 +100,12 @@ impl Shard {
             reads: tx,
             proposals: ptx,
         });
-        tokio::spawn(propose(raft.clone(), prx));
-        tokio::spawn(batch_reads(raft, rx, shutdown.clone()));
+        let span = tracing::info_span!("shard", id);
+        tokio::spawn(propose(raft.clone(), prx).instrument(span.clone()));
+        tokio::spawn(batch_reads(raft, rx, shutdown.clone()).instrument(span.clone()));
         // The meta shard holds no user keys; only data shards reclaim expired ones.
         if id != 0 {
-            tokio::spawn(reclaim_expired(Arc::downgrade(&shard), shutdown));
+            tokio::spawn(reclaim_expired(Arc::downgrade(&shard), shutdown).instrument(span));
         }
         shard
     }
@@ -217,6 +220,7 @@ impl Shard {
             leader: m.current_leader,
             term: m.current_term,
             last_log_index: m.last_log_index.unwrap_or(0),
+            commit_index: m.local_committed.map(|l| l.index).unwrap_or(0),
             applied_index: m.last_applied.map(|l| l.index).unwrap_or(0),
             leader_addr: m
                 .current_leader
@@ -247,6 +251,8 @@ pub struct ShardStatus {
     pub leader: Option<u64>,
     pub term: u64,
     pub last_log_index: u64,
+    /// The newest entry this replica knows to be committed.
+    pub commit_index: u64,
     pub applied_index: u64,
     pub leader_addr: Option<PeerAddr>,
     /// The group's effective membership (may not be committed yet).

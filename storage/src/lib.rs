@@ -20,7 +20,7 @@ mod snapshot;
 mod state_machine;
 pub mod types;
 
-pub use db::{Identity, OpenError, Store, StoreOptions, StoreStats};
+pub use db::{Identity, OpenError, Store, StoreOptions, StoreSizes, StoreStats};
 pub use kv::{Applier, Kind, KvRead, KvWrite, Record, ScanPage, ShardRead};
 pub use log_store::{LogReadLimits, LogStore};
 pub use reader::{scan_cursor_at_slot, scan_cursor_slot, ShardReader};

@@ -100,7 +100,7 @@ start_tanli() { # name args...
     local name=$1
     shift
     mkdir -p "$WORK/$name"
-    "$TANLI" --bind "$HOST" --data-dir "$WORK/$name/data" --loglevel warning "$@" \
+    "$TANLI" --bind "$HOST" --data-dir "$WORK/$name/data" --loglevel warning --admin-port 0 "$@" \
         >"$WORK/$name/out" 2>"$WORK/$name/log" &
     PIDS+=($!)
 }

@@ -13,6 +13,7 @@
 //!   parsing, `redis` cluster clients (sync and async), and a [`client::Writer`] that streams
 //!   distinct keys over all slots and records exactly which writes were acknowledged.
 //! - [`raw`]: a raw TCP RESP connection for bytes no well-behaved client would send.
+//! - [`http`]: a hand-written HTTP GET for the admin port, and reading Prometheus samples.
 //! - [`wait`]: polling with a deadline and a message — tests never sleep a fixed time.
 //! - [`slot`]: CRC16 key slots, computed independently of the server's `router` crate.
 //! - [`tools`]: running `redis-cli` and `redis-benchmark` with deadlines.
@@ -23,6 +24,7 @@
 pub mod binary;
 pub mod client;
 pub mod cluster;
+pub mod http;
 pub mod node;
 pub mod raw;
 pub mod slot;

@@ -76,6 +76,10 @@ impl ServerSpec {
             self.port.to_string(),
             "--cluster-port".to_owned(),
             self.cluster_port.to_string(),
+            // The admin port (/metrics, /health) is always ephemeral: nothing needs to know it
+            // in advance, and the default (port + 3000) could be taken.
+            "--admin-port".to_owned(),
+            "0".to_owned(),
             "--data-dir".to_owned(),
             data_dir.display().to_string(),
             "--loglevel".to_owned(),
@@ -112,12 +116,15 @@ impl ServerSpec {
     }
 }
 
-/// What the server announced on stdout: `tanli ready node=<id> resp=<ip:port> cluster=<ip:port>`.
+/// What the server announced on stdout:
+/// `tanli ready node=<id> resp=<ip:port> cluster=<ip:port> admin=<ip:port>` (`admin` is absent
+/// from servers older than the admin port).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Ready {
     pub node_id: u64,
     pub resp: SocketAddr,
     pub cluster: SocketAddr,
+    pub admin: Option<SocketAddr>,
 }
 
 impl Ready {
@@ -127,12 +134,13 @@ impl Ready {
         if words.next()? != "tanli" || words.next()? != "ready" {
             return None;
         }
-        let (mut node_id, mut resp, mut cluster) = (None, None, None);
+        let (mut node_id, mut resp, mut cluster, mut admin) = (None, None, None, None);
         for word in words {
             match word.split_once('=')? {
                 ("node", v) => node_id = v.parse().ok(),
                 ("resp", v) => resp = v.parse().ok(),
                 ("cluster", v) => cluster = v.parse().ok(),
+                ("admin", v) => admin = Some(v.parse().ok()?),
                 _ => {}
             }
         }
@@ -140,6 +148,7 @@ impl Ready {
             node_id: node_id?,
             resp: resp?,
             cluster: cluster?,
+            admin,
         })
     }
 }
@@ -326,6 +335,13 @@ impl Node {
 
     pub fn cluster_addr(&self) -> SocketAddr {
         self.ready().cluster
+    }
+
+    /// The HTTP admin address (`/metrics`, `/health`) of the current start.
+    pub fn admin_addr(&self) -> SocketAddr {
+        self.ready()
+            .admin
+            .expect("the ready line names the admin address")
     }
 
     /// PID of the running process, if any.
@@ -680,4 +696,27 @@ fn ephemeral_range_start() -> u16 {
         .ok()
         .and_then(|text| text.split_whitespace().next()?.parse().ok())
         .unwrap_or(32_768)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Ready;
+
+    #[test]
+    fn ready_lines_parse_with_and_without_the_admin_address() {
+        let new = Ready::parse(
+            "tanli ready node=3 resp=127.0.0.1:7001 cluster=127.0.0.1:17001 admin=127.0.0.1:9001",
+        )
+        .expect("a ready line");
+        assert_eq!(new.node_id, 3);
+        assert_eq!(new.admin, "127.0.0.1:9001".parse().ok());
+        let old = Ready::parse("tanli ready node=1 resp=127.0.0.1:7001 cluster=127.0.0.1:17001")
+            .expect("a ready line of a server without the admin port");
+        assert_eq!(old.admin, None);
+        assert_eq!(
+            Ready::parse("tanli ready node=1 resp=127.0.0.1:7001 cluster=127.0.0.1:17001 admin=x"),
+            None
+        );
+        assert_eq!(Ready::parse("something else"), None);
+    }
 }

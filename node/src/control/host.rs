@@ -14,6 +14,7 @@ use anyhow::Context;
 use tanli_storage::types::{PeerAddr, Raft};
 use tanli_storage::{Applier, LogReadLimits, LogStore, ShardReader, StateMachine, Store};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use crate::config::Config;
 use crate::raft::network::{AddressBook, ShardNetworkFactory};
@@ -106,7 +107,9 @@ impl Host {
             shard,
             book: self.book.clone(),
         };
+        // Raft's own tasks start under a `shard{id}` span, so their log lines say which shard.
         let raft = Raft::new(peer, self.raft_config.clone(), network, log, sm)
+            .instrument(tracing::info_span!("shard", id = shard))
             .await
             .map_err(|e| anyhow::anyhow!("starting shard {shard}: {e}"))?;
         self.registry

@@ -306,7 +306,7 @@ impl Control {
             return;
         }
         let this = self.clone();
-        tokio::spawn(async move {
+        crate::spawn(async move {
             for addr in targets {
                 match client::membership(&this.host.transport, addr, shard, this.rpc_timeout())
                     .await
@@ -395,7 +395,7 @@ impl Control {
             return;
         }
         let (this, addr) = (self.clone(), newer.cluster_addr);
-        tokio::spawn(async move {
+        crate::spawn(async move {
             match client::fetch_map(&this.host.transport, addr, this.rpc_timeout()).await {
                 Ok(b) if !b.is_empty() => match ClusterMap::decode(&b) {
                     Ok(m) => {
@@ -431,7 +431,7 @@ impl Control {
             cluster_addr: self.cluster_addr.to_string(),
         };
         let this = self.clone();
-        tokio::spawn(async move {
+        crate::spawn(async move {
             let r = this.propose(cmd, RETRY_EVERY).await;
             tracing::info!(result = ?r, "recording this node's new addresses");
         });
@@ -493,7 +493,7 @@ impl Control {
             return;
         }
         let this = self.clone();
-        tokio::spawn(async move {
+        crate::spawn(async move {
             let timeout = this.rpc_timeout() * 5;
             let lag = this.cfg.catchup_lag_max;
             let fresh = Duration::from_millis(this.cfg.heartbeat_interval_ms * 3);
@@ -557,7 +557,7 @@ impl Control {
         self.moves_in_flight
             .store(in_flight as u64, std::sync::atomic::Ordering::Relaxed);
         let this = self.clone();
-        tokio::spawn(async move {
+        crate::spawn(async move {
             let input = driver::DriverInput {
                 map: &authoritative,
                 placement: &placement,

@@ -65,7 +65,7 @@ pub async fn serve(
         };
         let (registry, cfg, shutdown) = (registry.clone(), cfg.clone(), shutdown.clone());
         let control = control.clone();
-        tokio::spawn(async move {
+        crate::spawn(async move {
             tokio::select! {
                 _ = shutdown.cancelled() => {}
                 _ = connection(stream, registry, control, cfg) => {}
@@ -181,7 +181,7 @@ async fn connection(
                 .fetch_add(1, Ordering::Relaxed);
         }
         let tx = tx.clone();
-        tokio::spawn(async move {
+        crate::spawn(async move {
             let body = match (raft, control) {
                 (_, Some(c)) if is_control => c.handle(shard, body).await,
                 (_, None) if is_control => Err(WireError::Refused("node is starting".into())),

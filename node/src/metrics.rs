@@ -1,0 +1,468 @@
+//! The node's Prometheus metrics (names `tanli_*`), served by `http` on the admin port.
+//!
+//! Two kinds. Counted as they happen, by the code that sees the event: commands (count, errors,
+//! latency, labelled by command name) and shed client connections. Read at scrape time from what
+//! the node already keeps, so the request path pays nothing for them: each hosted Raft group's
+//! term, indexes, lags and role, the map epoch, open connections, the placement driver's moves
+//! in flight, and RocksDB's size estimates.
+//!
+//! Every label value is bounded: a command name is one of the command table's or `unknown`, a
+//! shard is one hosted here, a shed reason is one of [`ShedReason`].
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use openraft::ServerState;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use crate::cmd::table::TABLE;
+use crate::reply::Reply;
+use crate::server::Node;
+
+/// The label of a command the table does not know.
+pub const UNKNOWN_COMMAND: &str = "unknown";
+/// Longest command name looked up; longer ones are unknown (the table's longest is 15).
+const COMMAND_NAME_BYTES_MAX: usize = 32;
+/// Latency buckets: 50 µs doubling 19 times, to about 13 s.
+const LATENCY_BUCKET_START_S: f64 = 50e-6;
+const LATENCY_BUCKET_COUNT: u16 = 19;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CommandLabels {
+    command: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ShardLabels {
+    shard: u64,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ShedLabels {
+    reason: &'static str,
+}
+
+/// Why the node refused or dropped a client connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ShedReason {
+    /// `connections_max` clients were connected already.
+    ConnectionsMax,
+    /// The client sent malformed or oversized RESP; the connection was closed.
+    ProtocolError,
+}
+
+impl ShedReason {
+    const ALL: [ShedReason; 2] = [ShedReason::ConnectionsMax, ShedReason::ProtocolError];
+
+    fn label(self) -> &'static str {
+        match self {
+            ShedReason::ConnectionsMax => "connections_max",
+            ShedReason::ProtocolError => "protocol_error",
+        }
+    }
+}
+
+/// One command name's series, cloned out of the families once (they share the counts).
+#[derive(Clone)]
+struct CommandSeries {
+    count: Counter,
+    errors: Counter,
+    duration: Histogram,
+}
+
+/// Per hosted shard, refreshed at scrape time.
+#[derive(Default)]
+struct ShardGauges {
+    term: Family<ShardLabels, Gauge>,
+    commit_index: Family<ShardLabels, Gauge>,
+    applied_index: Family<ShardLabels, Gauge>,
+    apply_lag: Family<ShardLabels, Gauge>,
+    is_leader: Family<ShardLabels, Gauge>,
+    replication_lag: Family<ShardLabels, Gauge>,
+}
+
+impl ShardGauges {
+    fn clear(&self) {
+        for f in [
+            &self.term,
+            &self.commit_index,
+            &self.applied_index,
+            &self.apply_lag,
+            &self.is_leader,
+            &self.replication_lag,
+        ] {
+            f.clear();
+        }
+    }
+}
+
+pub struct Metrics {
+    registry: Registry,
+    commands: Family<CommandLabels, Counter>,
+    command_errors: Family<CommandLabels, Counter>,
+    command_duration: Family<CommandLabels, Histogram, fn() -> Histogram>,
+    /// By command-table index (the last: unknown), made on first use so only commands seen
+    /// appear; after that, recording takes no lock.
+    series: Box<[OnceLock<CommandSeries>]>,
+    /// Placement moves under way (the placement driver's running plan; 0 off the meta leader).
+    /// Each scrape sets it from `Control::moves_in_flight`; the driver may also set it directly.
+    pub moves_in_flight: Gauge,
+    connections: Gauge,
+    shed: Family<ShedLabels, Counter>,
+    shards: ShardGauges,
+    leaders: Gauge,
+    replicas: Gauge,
+    cluster_epoch: Gauge,
+    rocksdb_live_data_bytes: Gauge,
+    rocksdb_sst_files_bytes: Gauge,
+    rocksdb_memtable_bytes: Gauge,
+    rocksdb_estimated_keys: Gauge,
+    /// Held while a scrape refreshes the read-at-scrape gauges and encodes, so two scrapes never
+    /// interleave one's clearing with the other's encoding. A std mutex: no `.await` inside.
+    scrape: Mutex<()>,
+}
+
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(
+        LATENCY_BUCKET_START_S,
+        2.0,
+        LATENCY_BUCKET_COUNT,
+    ))
+}
+
+fn gauge_of(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut m = Metrics {
+            registry: Registry::with_prefix("tanli"),
+            commands: Family::default(),
+            command_errors: Family::default(),
+            command_duration: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
+            series: (0..=TABLE.len()).map(|_| OnceLock::new()).collect(),
+            moves_in_flight: Gauge::default(),
+            connections: Gauge::default(),
+            shed: Family::default(),
+            shards: ShardGauges::default(),
+            leaders: Gauge::default(),
+            replicas: Gauge::default(),
+            cluster_epoch: Gauge::default(),
+            rocksdb_live_data_bytes: Gauge::default(),
+            rocksdb_sst_files_bytes: Gauge::default(),
+            rocksdb_memtable_bytes: Gauge::default(),
+            rocksdb_estimated_keys: Gauge::default(),
+            scrape: Mutex::new(()),
+        };
+        // Every reason from the start, at 0, so a dashboard's rate has a series to work on.
+        for r in ShedReason::ALL {
+            let _ = m.shed.get_or_create(&ShedLabels { reason: r.label() });
+        }
+        let r = &mut m.registry;
+        r.register(
+            "commands",
+            "Client commands received, by command name",
+            m.commands.clone(),
+        );
+        r.register(
+            "command_errors",
+            "Commands answered with an error (redirects not counted), by command name",
+            m.command_errors.clone(),
+        );
+        r.register(
+            "command_duration_seconds",
+            "Time from reading a command to its reply being ready, by command name",
+            m.command_duration.clone(),
+        );
+        let s = &m.shards;
+        r.register(
+            "raft_term",
+            "Raft term of each hosted shard",
+            s.term.clone(),
+        );
+        r.register(
+            "raft_commit_index",
+            "Newest log index this replica knows committed, by shard",
+            s.commit_index.clone(),
+        );
+        r.register(
+            "raft_applied_index",
+            "Newest log index applied to this replica's state machine, by shard",
+            s.applied_index.clone(),
+        );
+        r.register(
+            "raft_apply_lag",
+            "Committed entries not yet applied on this replica, by shard",
+            s.apply_lag.clone(),
+        );
+        r.register(
+            "raft_is_leader",
+            "1 where this node leads the shard, else 0",
+            s.is_leader.clone(),
+        );
+        r.register(
+            "raft_replication_lag",
+            "On the leader: log entries the slowest replica is behind (0 elsewhere), by shard",
+            s.replication_lag.clone(),
+        );
+        r.register("leaders", "Data shards this node leads", m.leaders.clone());
+        r.register(
+            "replicas",
+            "Data shards this node hosts a replica of",
+            m.replicas.clone(),
+        );
+        r.register(
+            "cluster_epoch",
+            "Epoch of the newest cluster map known here",
+            m.cluster_epoch.clone(),
+        );
+        r.register(
+            "placement_moves_in_flight",
+            "Shards whose replicas the placement driver is moving (0 off the meta leader)",
+            m.moves_in_flight.clone(),
+        );
+        r.register(
+            "connections",
+            "Client connections open now",
+            m.connections.clone(),
+        );
+        r.register(
+            "connections_shed",
+            "Client connections refused or dropped by the node, by reason",
+            m.shed.clone(),
+        );
+        r.register(
+            "rocksdb_live_data_bytes",
+            "RocksDB's estimate of live data, all column families",
+            m.rocksdb_live_data_bytes.clone(),
+        );
+        r.register(
+            "rocksdb_sst_files_bytes",
+            "Size of RocksDB's SST files, all column families",
+            m.rocksdb_sst_files_bytes.clone(),
+        );
+        r.register(
+            "rocksdb_memtable_bytes",
+            "Bytes in RocksDB's memtables, not yet flushed to SST files, all column families",
+            m.rocksdb_memtable_bytes.clone(),
+        );
+        r.register(
+            "rocksdb_estimated_keys",
+            "RocksDB's estimate of its keys (log entries and records included)",
+            m.rocksdb_estimated_keys.clone(),
+        );
+        m
+    }
+
+    /// Starts timing a command whose first word is `name`; finish with [`CommandTimer::finish`].
+    pub fn command(self: &Arc<Self>, name: &[u8]) -> CommandTimer {
+        CommandTimer {
+            metrics: self.clone(),
+            index: command_index(name),
+            start: Instant::now(),
+        }
+    }
+
+    fn series(&self, index: usize) -> &CommandSeries {
+        self.series[index].get_or_init(|| {
+            let labels = CommandLabels {
+                command: TABLE.get(index).map_or(UNKNOWN_COMMAND, |s| s.name),
+            };
+            CommandSeries {
+                count: self.commands.get_or_create_owned(&labels),
+                errors: self.command_errors.get_or_create_owned(&labels),
+                duration: self.command_duration.get_or_create_owned(&labels),
+            }
+        })
+    }
+
+    /// Counts a client connection the node refused or dropped.
+    pub fn shed(&self, reason: ShedReason) {
+        self.shed
+            .get_or_create(&ShedLabels {
+                reason: reason.label(),
+            })
+            .inc();
+    }
+
+    /// The metrics in the OpenMetrics text format ([`CONTENT_TYPE`]), with the figures read at
+    /// scrape time taken from `node` (left as they were while the node is still starting).
+    pub fn render(&self, node: Option<&Node>) -> String {
+        let _one = self.scrape.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(node) = node {
+            self.refresh(node);
+        }
+        let mut out = String::with_capacity(16 << 10);
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.registry) {
+            // Writing to a String cannot fail; a label that cannot be encoded would.
+            tracing::error!(error = %e, "encoding metrics failed");
+        }
+        out
+    }
+
+    fn refresh(&self, node: &Node) {
+        let topo = node.topology();
+        self.cluster_epoch.set(gauge_of(topo.epoch()));
+        self.connections.set(gauge_of(node.clients.count() as u64));
+        self.moves_in_flight.set(gauge_of(
+            node.control.moves_in_flight.load(Ordering::Relaxed),
+        ));
+        self.shards.clear();
+        let (mut leaders, mut replicas) = (0, 0);
+        for (&id, shard) in &node.control.host.hosted() {
+            let st = shard.status();
+            let leads = st.state == ServerState::Leader;
+            let labels = ShardLabels { shard: id };
+            let s = &self.shards;
+            s.term.get_or_create(&labels).set(gauge_of(st.term));
+            s.commit_index
+                .get_or_create(&labels)
+                .set(gauge_of(st.commit_index));
+            s.applied_index
+                .get_or_create(&labels)
+                .set(gauge_of(st.applied_index));
+            s.apply_lag
+                .get_or_create(&labels)
+                .set(gauge_of(st.commit_index.saturating_sub(st.applied_index)));
+            s.is_leader.get_or_create(&labels).set(i64::from(leads));
+            s.replication_lag
+                .get_or_create(&labels)
+                .set(gauge_of(shard.replication_lag()));
+            if id != 0 {
+                replicas += 1;
+                leaders += u64::from(leads);
+            }
+        }
+        self.leaders.set(gauge_of(leaders));
+        self.replicas.set(gauge_of(replicas));
+        let sizes = node.store.sizes();
+        self.rocksdb_live_data_bytes
+            .set(gauge_of(sizes.live_data_bytes));
+        self.rocksdb_sst_files_bytes
+            .set(gauge_of(sizes.sst_files_bytes));
+        self.rocksdb_memtable_bytes
+            .set(gauge_of(sizes.memtable_bytes));
+        self.rocksdb_estimated_keys
+            .set(gauge_of(sizes.estimated_keys));
+    }
+}
+
+/// The content type of [`Metrics::render`]'s output.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// One command being served; records its count, latency and outcome when finished.
+pub struct CommandTimer {
+    metrics: Arc<Metrics>,
+    index: usize,
+    start: Instant,
+}
+
+impl CommandTimer {
+    pub fn finish(self, reply: &Reply) {
+        let s = self.metrics.series(self.index);
+        s.count.inc();
+        s.duration.observe(self.start.elapsed().as_secs_f64());
+        if let Reply::Error(e) = reply {
+            if !is_redirect(e) {
+                s.errors.inc();
+            }
+        }
+    }
+}
+
+/// `MOVED`/`ASK` tell a cluster client where to go; they are routing, not failures.
+fn is_redirect(error: &str) -> bool {
+    error.starts_with("MOVED ") || error.starts_with("ASK ")
+}
+
+/// The command table's index of `name` (any case), or `TABLE.len()` for a name it lacks.
+fn command_index(name: &[u8]) -> usize {
+    static INDEX: OnceLock<HashMap<&'static str, usize>> = OnceLock::new();
+    let index = INDEX.get_or_init(|| TABLE.iter().enumerate().map(|(i, s)| (s.name, i)).collect());
+    let mut buf = [0u8; COMMAND_NAME_BYTES_MAX];
+    let Some(lower) = buf.get_mut(..name.len()) else {
+        return TABLE.len();
+    };
+    for (l, b) in lower.iter_mut().zip(name) {
+        *l = b.to_ascii_lowercase();
+    }
+    std::str::from_utf8(lower)
+        .ok()
+        .and_then(|n| index.get(n).copied())
+        .unwrap_or(TABLE.len())
+}
+
+/// The `command` label of a command whose first word is `name`: its lower-case table name, or
+/// [`UNKNOWN_COMMAND`], so clients cannot mint label values.
+pub fn command_label(name: &[u8]) -> &'static str {
+    TABLE
+        .get(command_index(name))
+        .map_or(UNKNOWN_COMMAND, |s| s.name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_labels_are_bounded_to_the_table() {
+        assert_eq!(command_label(b"SET"), "set");
+        assert_eq!(command_label(b"get"), "get");
+        assert_eq!(command_label(b"TaNlI.Id"), "tanli.id");
+        assert_eq!(command_label(b"nosuchcommand"), UNKNOWN_COMMAND);
+        assert_eq!(command_label(b""), UNKNOWN_COMMAND);
+        assert_eq!(command_label(&[b'a'; 1000]), UNKNOWN_COMMAND);
+        assert_eq!(command_label(&[0xff, 0xfe]), UNKNOWN_COMMAND);
+        // Subcommands are not labels of their own: `client|id` is not a first word.
+        assert_eq!(command_label(b"client|id"), UNKNOWN_COMMAND);
+        let longest = TABLE.iter().map(|s| s.name.len()).max().unwrap_or(0);
+        assert!(longest <= COMMAND_NAME_BYTES_MAX);
+    }
+
+    #[test]
+    fn recorded_commands_appear_with_their_latency_and_errors() {
+        let m = Arc::new(Metrics::new());
+        m.command(b"SET").finish(&Reply::ok());
+        m.command(b"Set")
+            .finish(&Reply::Error("ERR syntax error".into()));
+        m.command(b"GET")
+            .finish(&Reply::Error("MOVED 1 127.0.0.1:7000".into()));
+        m.command(b"bogus")
+            .finish(&Reply::Error("ERR unknown command".into()));
+        m.shed(ShedReason::ConnectionsMax);
+        let text = m.render(None);
+        for line in [
+            "tanli_commands_total{command=\"set\"} 2",
+            "tanli_command_errors_total{command=\"set\"} 1",
+            "tanli_command_errors_total{command=\"get\"} 0",
+            "tanli_commands_total{command=\"unknown\"} 1",
+            "tanli_command_duration_seconds_count{command=\"set\"} 2",
+            "tanli_connections_shed_total{reason=\"connections_max\"} 1",
+            "tanli_connections_shed_total{reason=\"protocol_error\"} 0",
+            "tanli_placement_moves_in_flight 0",
+        ] {
+            assert!(text.lines().any(|l| l == line), "no {line:?} in\n{text}");
+        }
+        assert!(
+            text.lines().any(|l| l.starts_with(
+                "tanli_command_duration_seconds_bucket{le=\"0.00005\",command=\"set\"}"
+            )),
+            "no 50 µs latency bucket in\n{text}"
+        );
+        assert!(text.ends_with("# EOF\n"));
+    }
+}
