@@ -197,7 +197,10 @@ fn cluster(node: &Node, out: &mut String) -> std::fmt::Result {
         let running = placement
             .running()
             .map_or(0, |p| p.moves.iter().filter(|mv| !mv.ended()).count());
-        joining + planned + running
+        joining
+            + planned
+            + running
+            + leaders_pending(m, &placement, cfg.balance_tolerance, &can_take)
     });
     writeln!(out, "cluster_placement_pending:{pending}\r")?;
     writeln!(
@@ -205,6 +208,42 @@ fn cluster(node: &Node, out: &mut String) -> std::fmt::Result {
         "cluster_view_age_ms:{}\r",
         topo.published.elapsed().as_millis()
     )
+}
+
+/// Data shards whose leadership is still to move: the leader known here is not the recorded
+/// target (a live, up replica), or the driver would record a different target.
+fn leaders_pending(
+    m: &tanli_router::ClusterMap,
+    placement: &crate::control::plans::Placement,
+    tolerance: u64,
+    can_take: &dyn Fn(tanli_router::NodeId) -> bool,
+) -> usize {
+    use std::collections::{BTreeMap, BTreeSet};
+    use tanli_router::{NodeId, ShardId};
+    let recorded: BTreeMap<ShardId, NodeId> = placement
+        .leaders
+        .iter()
+        .map(|(s, (n, _))| (ShardId(*s), NodeId(*n)))
+        .collect();
+    let pinned: BTreeSet<ShardId> = placement
+        .leaders
+        .iter()
+        .filter(|(_, (_, pin))| *pin)
+        .map(|(s, _)| ShardId(*s))
+        .collect();
+    let mut current = recorded.clone();
+    for s in m.shards().values() {
+        if let Some(l) = s.leader {
+            current.entry(s.id).or_insert(l);
+        }
+    }
+    let want = tanli_router::assign_leaders(m, &current, &pinned, tolerance, can_take);
+    want.iter()
+        .filter(|(s, n)| {
+            let hint = m.shard(**s).and_then(|i| i.leader);
+            recorded.get(s) != Some(n) || hint != Some(**n)
+        })
+        .count()
 }
 
 fn raft(node: &Node, out: &mut String) -> std::fmt::Result {
