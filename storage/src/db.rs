@@ -204,7 +204,9 @@ impl Store {
     }
 
     /// RocksDB's estimates for the user data column family, over every shard this node holds:
-    /// (keys, live bytes). Cheap (in-memory properties); 0 where RocksDB has no estimate.
+    /// (keys, bytes: live data in SST files plus memtables not yet flushed). Cheap (in-memory
+    /// properties); 0 where RocksDB has no estimate. The key estimate counts each shard's few
+    /// bookkeeping records too.
     pub fn estimates(&self) -> (u64, u64) {
         let Ok(cf) = self.cf(keys::CF_DATA) else {
             return (0, 0);
@@ -218,7 +220,7 @@ impl Store {
         };
         (
             prop("rocksdb.estimate-num-keys"),
-            prop("rocksdb.estimate-live-data-size"),
+            prop("rocksdb.estimate-live-data-size") + prop("rocksdb.cur-size-all-mem-tables"),
         )
     }
 
