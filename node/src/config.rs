@@ -357,6 +357,10 @@ impl Config {
                 && self.moves_in_flight_max > 0,
             "control, placement and gossip intervals and moves-in-flight-max must be positive"
         );
+        anyhow::ensure!(
+            self.dead_node_grace_ms >= 1000,
+            "dead-node-grace-ms must be at least 1000: a shorter silence is a hiccup, not a death"
+        );
         Ok(())
     }
 }

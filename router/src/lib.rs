@@ -6,8 +6,7 @@
 //! - [`slot`](slot_of): key → slot, CRC16-XMODEM mod 16384 with `{hash tags}`, as Redis Cluster.
 //! - [`map`](ClusterMap): the validated cluster map — nodes, slot ranges → shard, shard →
 //!   replicas and leader hint, one epoch — and its versioned encoding.
-//! - [`placement`](place): shard → replica nodes on a consistent-hash ring, and the membership
-//!   changes ([`plan_replicas`]) that reach it.
+//! - [`placement`](place): shard → replica nodes on a consistent-hash ring (placement order).
 //! - [`balance`](plan()): the repair and rebalance planner (replica moves, leader assignment).
 //! - [`route`](route()): a command's keys → serve here, `MOVED`, `CROSSSLOT` or `CLUSTERDOWN`.
 //! - [`ids`]: Snowflake-style global ids (the wall clock is passed in).
@@ -24,6 +23,6 @@ pub use map::{
     ClusterMap, MapError, NodeId, NodeInfo, NodeState, PeerId, Replica, ShardId, ShardInfo,
     SlotRange, MAP_VERSION,
 };
-pub use placement::{place, plan_replicas, up_nodes, Move, Ring, MAX_WEIGHT, VNODES_PER_WEIGHT};
+pub use placement::{place, up_nodes, Ring, MAX_WEIGHT, VNODES_PER_WEIGHT};
 pub use route::{route, Mode, Route};
 pub use slot::{slot_of, SLOT_COUNT};

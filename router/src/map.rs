@@ -11,7 +11,7 @@
 //! **Shard 0 is the meta shard.** It owns no slots (a range naming it is rejected). The map may
 //! list it in `shards` so that every node knows where it lives and its peer ids take part in the
 //! uniqueness check, but its membership is driven by its own Raft configuration, not by
-//! [`crate::plan_replicas`]. Data shards have ids 1 and up.
+//! the balance planner (`crate::plan`). Data shards have ids 1 and up.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;

@@ -1,5 +1,5 @@
-//! Replica placement: which nodes should hold a shard's replicas, and the membership changes that
-//! get the cluster map there.
+//! Replica placement on a consistent-hash ring: the order in which nodes are preferred for a
+//! shard's replicas and leadership (the balance planner, `balance.rs`, breaks its ties with it).
 //!
 //! Placement is consistent hashing on a `hashring` ring. Each node is `weight *
 //! VNODES_PER_WEIGHT` virtual nodes; a shard's replicas are the first `r` *distinct* nodes met
@@ -14,11 +14,10 @@
 //! ring hasher is `hashring`'s default, SipHash-2-4 with zero keys, and every hashed value feeds
 //! it one fixed big-endian byte string.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 
 use hashring::{DefaultHashBuilder, HashRing};
-use serde::{Deserialize, Serialize};
 
 use crate::map::{ClusterMap, NodeId, NodeState, ShardId};
 
@@ -125,14 +124,6 @@ pub fn place(nodes: &[(NodeId, u32)], shard: ShardId, r: usize) -> Vec<NodeId> {
     Ring::new(nodes).replicas(shard, r)
 }
 
-/// One replica membership change, executed by the placement driver as a Raft membership change
-/// (add: learner → caught up → voter; remove: leave the voter set, then delete the data).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Move {
-    Add { shard: ShardId, node: NodeId },
-    Remove { shard: ShardId, node: NodeId },
-}
-
 /// The nodes that may receive replicas (state `Up`) with their weights: what placement is over.
 pub fn up_nodes(map: &ClusterMap) -> Vec<(NodeId, u32)> {
     map.nodes()
@@ -140,48 +131,6 @@ pub fn up_nodes(map: &ClusterMap) -> Vec<(NodeId, u32)> {
         .filter(|n| n.state == NodeState::Up)
         .map(|n| (n.id, n.weight))
         .collect()
-}
-
-/// The moves that take every data shard of `map` to its placement with `r` replicas over the
-/// map's `Up` nodes: all adds first, then all removes, so applied in order no remove ever takes
-/// a shard below `min(r, Up nodes)` replicas. Replicas on `Joining`, `Draining` or `Removed`
-/// nodes are removed; only `Up` nodes receive new ones. Within each kind, moves come in shard
-/// order, adds in ring order.
-///
-/// The meta shard is skipped (its membership follows its own rules). A shard with nowhere to go
-/// (no `Up` node, or `r == 0`) is left alone rather than stripped of its last copies.
-pub fn plan_replicas(map: &ClusterMap, r: usize) -> Vec<Move> {
-    let ring = Ring::new(&up_nodes(map));
-    let mut adds = Vec::new();
-    let mut removes = Vec::new();
-    for shard in map.shards().values().filter(|s| s.id != ShardId::META) {
-        let target = ring.replicas(shard.id, r);
-        if target.is_empty() {
-            continue;
-        }
-        let current: BTreeSet<NodeId> = shard.replicas.iter().map(|rep| rep.node).collect();
-        adds.extend(
-            target
-                .iter()
-                .filter(|node| !current.contains(node))
-                .map(|&node| Move::Add {
-                    shard: shard.id,
-                    node,
-                }),
-        );
-        removes.extend(
-            shard
-                .replicas
-                .iter()
-                .filter(|rep| !target.contains(&rep.node))
-                .map(|rep| Move::Remove {
-                    shard: shard.id,
-                    node: rep.node,
-                }),
-        );
-    }
-    adds.extend(removes);
-    adds
 }
 
 #[cfg(test)]

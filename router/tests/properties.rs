@@ -1,12 +1,12 @@
 //! Property tests of the router's public API: slot coverage of the initial map, placement
-//! distinctness, determinism and stability, and the replica planner.
+//! distinctness, determinism and stability, and the repair and balance planner.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
 use tanli_router::{
-    place, plan_replicas, up_nodes, ClusterMap, Move, NodeId, NodeInfo, NodeState, PeerId, Replica,
-    ShardId, ShardInfo, SlotRange, SLOT_COUNT,
+    place, plan, up_nodes, ClusterMap, NodeId, NodeInfo, NodeState, PeerId, Replica, ShardId,
+    ShardInfo, SlotRange, SLOT_COUNT,
 };
 
 fn node_info(id: NodeId, state: NodeState, weight: u32) -> NodeInfo {
@@ -134,47 +134,41 @@ proptest! {
     }
 
     #[test]
-    fn planned_moves_reach_the_placement_without_dropping_replicas(
+    fn planned_moves_repair_and_balance_without_dropping_replicas(
         (map, r) in cluster_map().prop_flat_map(|m| (Just(m), 1usize..=5)),
     ) {
-        let up = up_nodes(&map);
-        let floor = r.min(up.len());
-        let moves = plan_replicas(&map, r);
-        let first_remove = moves.iter().position(|m| matches!(m, Move::Remove { .. }));
-        let last_add = moves.iter().rposition(|m| matches!(m, Move::Add { .. }));
-        if let (Some(rm), Some(add)) = (first_remove, last_add) {
-            prop_assert!(add < rm, "an add after a remove: {:?}", moves);
-        }
+        let all = |_: NodeId| true;
+        let up: BTreeSet<NodeId> = up_nodes(&map).into_iter().map(|(n, _)| n).collect();
+        let want = r.min(up.len());
+        let moves = plan(&map, r, 1, &all);
         let mut next_peer = map.max_peer_id().map_or(1, |p| p.0 + 1);
         let mut cur = map.clone();
         for mv in &moves {
-            cur = match *mv {
-                Move::Add { shard, node } => {
-                    prop_assert_eq!(cur.node(node).map(|n| n.state), Some(NodeState::Up));
-                    next_peer += 1;
-                    let replica = Replica { node, peer: PeerId(next_peer) };
-                    cur.with_replica_added(shard, replica).expect("a valid add")
-                }
-                Move::Remove { shard, node } => {
-                    let info = cur.shard(shard).expect("known shard");
-                    prop_assert!(info.replica_on(node).is_some(), "removes a missing replica");
-                    let after = cur.with_replica_removed(shard, node).expect("a valid remove");
-                    let left = after.shard(shard).map_or(0, |s| s.replicas.len());
-                    prop_assert!(left >= floor, "shard {} left with {} < {}", shard, left, floor);
-                    after
-                }
-            };
-        }
-        for shard in cur.shards().values() {
-            let have: BTreeSet<NodeId> = shard.replicas.iter().map(|r| r.node).collect();
-            let was = map.shard(shard.id).map(|s| s.replicas.len()).unwrap_or(0);
-            if up.is_empty() {
-                prop_assert_eq!(have.len(), was, "a shard with nowhere to go was touched");
-            } else {
-                prop_assert_eq!(have, set(&place(&up, shard.id, r)));
+            let before = cur.shard(mv.shard).map_or(0, |s| s.replicas.len());
+            if let Some(node) = mv.to {
+                prop_assert!(up.contains(&node), "a replica placed on a node not up: {:?}", mv);
+                next_peer += 1;
+                let replica = Replica { node, peer: PeerId(next_peer) };
+                cur = cur.with_replica_added(mv.shard, replica).expect("a valid add");
             }
+            if let Some(node) = mv.from {
+                let info = cur.shard(mv.shard).expect("known shard");
+                prop_assert!(info.replica_on(node).is_some(), "removes a missing replica: {:?}", mv);
+                cur = cur.with_replica_removed(mv.shard, node).expect("a valid remove");
+            }
+            let after = cur.shard(mv.shard).map_or(0, |s| s.replicas.len());
+            prop_assert!(after >= before.min(want), "{:?} left {} of {}", mv, after, before);
         }
-        prop_assert!(plan_replicas(&cur, r).is_empty(), "the plan is not a fixpoint");
+        if want > 0 {
+            for shard in cur.shards().values() {
+                let nodes: Vec<NodeId> = shard.replicas.iter().map(|r| r.node).collect();
+                prop_assert!(nodes.iter().all(|n| up.contains(n)), "shard {} on {:?}", shard.id, nodes);
+                prop_assert_eq!(nodes.len(), want, "shard {} on {:?}", shard.id, nodes);
+            }
+        } else {
+            prop_assert!(moves.is_empty(), "moves with no node up: {:?}", moves);
+        }
+        prop_assert!(plan(&cur, r, 1, &all).is_empty(), "the plan is not a fixpoint");
     }
 }
 
@@ -186,6 +180,7 @@ fn cluster_map() -> impl Strategy<Value = ClusterMap> {
         1 => Just(NodeState::Joining),
         1 => Just(NodeState::Draining),
         1 => Just(NodeState::Removed),
+        1 => Just(NodeState::Down),
     ];
     let nodes = prop::collection::btree_map(0u64..100, (states, 1u32..=4), 1..=10);
     (nodes, 1usize..=8).prop_flat_map(|(nodes, shard_count)| {
