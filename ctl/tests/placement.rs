@@ -155,6 +155,19 @@ impl Writer {
     }
 }
 
+impl Writer {
+    /// Stops; no write failed beyond retries and every acknowledged one reads back.
+    fn stop_and_check(self, rt: &tokio::runtime::Runtime, cluster: &Cluster) -> Vec<String> {
+        let (acked, failed) = self.stop(rt);
+        assert!(
+            failed.is_empty(),
+            "writes failed beyond retries: {failed:?}"
+        );
+        assert_readable(rt, cluster, &acked);
+        acked
+    }
+}
+
 /// Every acknowledged key reads back with its value.
 fn assert_readable(rt: &tokio::runtime::Runtime, cluster: &Cluster, keys: &[String]) {
     let seeds: Vec<String> = cluster
@@ -249,17 +262,12 @@ fn three_to_five_nodes_rebalance_with_tanlictl_while_a_client_writes() {
     wait_until(Duration::from_secs(60), "every shard at 3 replicas", || {
         fully_replicated(&status(&cluster)?, 3)
     });
-    let (acked, failed) = writer.stop(&rt);
-    assert!(
-        failed.is_empty(),
-        "writes failed beyond retries: {failed:?}"
-    );
+    let acked = writer.stop_and_check(&rt, &cluster);
     assert!(
         acked.len() > 50,
         "the writer made progress: {}",
         acked.len()
     );
-    assert_readable(&rt, &cluster, &acked);
 }
 
 #[test]
@@ -326,12 +334,7 @@ fn a_drained_node_holds_nothing_and_impossible_requests_are_refused() {
         ],
     );
     assert_eq!(code, 1, "{err}");
-    let (acked, failed) = writer.stop(&rt);
-    assert!(
-        failed.is_empty(),
-        "writes failed beyond retries: {failed:?}"
-    );
-    assert_readable(&rt, &cluster, &acked);
+    writer.stop_and_check(&rt, &cluster);
 }
 
 #[test]
@@ -384,12 +387,7 @@ fn a_node_dead_past_its_grace_period_is_replaced() {
         down >= Duration::from_millis(GRACE_MS),
         "marked down before its grace period ended"
     );
-    let (acked, failed) = writer.stop(&rt);
-    assert!(
-        failed.is_empty(),
-        "writes failed beyond retries: {failed:?}"
-    );
-    assert_readable(&rt, &cluster, &acked);
+    writer.stop_and_check(&rt, &cluster);
 }
 
 #[test]

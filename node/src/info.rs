@@ -218,26 +218,13 @@ fn leaders_pending(
     tolerance: u64,
     can_take: &dyn Fn(tanli_router::NodeId) -> bool,
 ) -> usize {
-    use std::collections::{BTreeMap, BTreeSet};
-    use tanli_router::{NodeId, ShardId};
-    let recorded: BTreeMap<ShardId, NodeId> = placement
-        .leaders
-        .iter()
-        .map(|(s, (n, _))| (ShardId(*s), NodeId(*n)))
+    let recorded = placement.recorded_leaders();
+    let known = m
+        .shards()
+        .values()
+        .filter_map(|s| Some((s.id, s.leader?)))
         .collect();
-    let pinned: BTreeSet<ShardId> = placement
-        .leaders
-        .iter()
-        .filter(|(_, (_, pin))| *pin)
-        .map(|(s, _)| ShardId(*s))
-        .collect();
-    let mut current = recorded.clone();
-    for s in m.shards().values() {
-        if let Some(l) = s.leader {
-            current.entry(s.id).or_insert(l);
-        }
-    }
-    let want = tanli_router::assign_leaders(m, &current, &pinned, tolerance, can_take);
+    let want = placement.wanted_leaders(m, &known, tolerance, can_take);
     want.iter()
         .filter(|(s, n)| {
             let hint = m.shard(**s).and_then(|i| i.leader);

@@ -42,7 +42,7 @@ pub struct DriverInput<'a> {
     /// Nodes silent for longer than the grace period.
     pub dead_past_grace: &'a BTreeSet<u64>,
     /// Shard id → the leader known now (hint), for leader balancing.
-    pub leaders_now: BTreeMap<u64, NodeId>,
+    pub leaders_now: BTreeMap<ShardId, NodeId>,
     /// Shard id → cluster address of its leader (hint), for membership queries.
     pub leader_addrs: BTreeMap<u64, SocketAddr>,
     pub replication_factor: usize,
@@ -272,26 +272,12 @@ fn live_quorum(input: &DriverInput, shard: ShardId) -> bool {
 }
 
 fn leader_targets(input: &DriverInput) -> Option<MetaCmd> {
-    let recorded: BTreeMap<ShardId, NodeId> = input
-        .placement
-        .leaders
-        .iter()
-        .map(|(s, (n, _))| (ShardId(*s), NodeId(*n)))
-        .collect();
-    let pinned: BTreeSet<ShardId> = input
-        .placement
-        .leaders
-        .iter()
-        .filter(|(_, (_, pin))| *pin)
-        .map(|(s, _)| ShardId(*s))
-        .collect();
-    let mut current = recorded.clone();
-    for (s, n) in &input.leaders_now {
-        current.entry(ShardId(*s)).or_insert(*n);
-    }
+    let recorded = input.placement.recorded_leaders();
     let can_take = |n: NodeId| input.can_take(n);
     let want =
-        tanli_router::assign_leaders(input.map, &current, &pinned, input.tolerance, &can_take);
+        input
+            .placement
+            .wanted_leaders(input.map, &input.leaders_now, input.tolerance, &can_take);
     let changed: Vec<(u64, u64)> = want
         .iter()
         .filter(|(s, n)| recorded.get(s) != Some(n))

@@ -544,10 +544,10 @@ impl Control {
             .values()
             .filter_map(|s| Some((s.id.0, self.book_addr(s.leader?)?)))
             .collect();
-        let leaders_now: BTreeMap<u64, NodeId> = map
+        let leaders_now: BTreeMap<ShardId, NodeId> = map
             .shards()
             .values()
-            .filter_map(|s| Some((s.id.0, s.leader?)))
+            .filter_map(|s| Some((s.id, s.leader?)))
             .collect();
         let live: BTreeSet<u64> = live.keys().copied().chain([self.me.0]).collect();
         let dead = self.dead_past_grace(&authoritative, &live);

@@ -6,7 +6,7 @@
 //!
 //! Apply is deterministic: time is the entry's log time, nothing else is read.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use tanli_router::{ClusterMap, NodeId, NodeState, ReplicaMove, ShardId, Why};
@@ -130,6 +130,36 @@ impl Placement {
 
     pub fn running(&self) -> Option<&Plan> {
         self.plan.as_ref().filter(|p| p.running())
+    }
+
+    /// The recorded leader target of each data shard.
+    pub fn recorded_leaders(&self) -> BTreeMap<ShardId, NodeId> {
+        self.leaders
+            .iter()
+            .map(|(s, (n, _))| (ShardId(*s), NodeId(*n)))
+            .collect()
+    }
+
+    /// The leader targets the driver wants now: the recorded ones (pins kept), then `known`
+    /// leaders for shards with none, balanced by [`tanli_router::assign_leaders`].
+    pub fn wanted_leaders(
+        &self,
+        map: &ClusterMap,
+        known: &BTreeMap<ShardId, NodeId>,
+        tolerance: u64,
+        can_take: &dyn Fn(NodeId) -> bool,
+    ) -> BTreeMap<ShardId, NodeId> {
+        let pinned: BTreeSet<ShardId> = self
+            .leaders
+            .iter()
+            .filter(|(_, (_, pin))| *pin)
+            .map(|(s, _)| ShardId(*s))
+            .collect();
+        let mut current = self.recorded_leaders();
+        for (s, n) in known {
+            current.entry(*s).or_insert(*n);
+        }
+        tanli_router::assign_leaders(map, &current, &pinned, tolerance, can_take)
     }
 }
 
