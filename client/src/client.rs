@@ -338,7 +338,7 @@ impl Inner {
                 }
             }
             if attempt < self.cfg.attempts_max {
-                tokio::time::sleep(self.backoff(attempt)).await;
+                tokio::time::sleep(self.backoff(attempt).max(crate::backoff::hinted(&last))).await;
             }
         }
         let attempts = self.cfg.attempts_max;
@@ -376,7 +376,11 @@ impl Inner {
                 attempt as usize % nodes.len(),
             );
             if round > 0 && i == 0 {
-                tokio::time::sleep(self.backoff(round as u32)).await;
+                tokio::time::sleep(
+                    self.backoff(round as u32)
+                        .max(crate::backoff::hinted(&last)),
+                )
+                .await;
             }
             let addr = nodes[i];
             let conn = match self.conn(addr).await {
@@ -423,7 +427,8 @@ impl Inner {
         })
     }
 
-    /// Full jitter: uniform in `[0, min(max, base * 2^attempt)]`.
+    /// Full jitter: uniform in `[0, min(max, base * 2^attempt)]` (at least the server's retry
+    /// hint, see [`hinted`]).
     fn backoff(&self, attempt: u32) -> Duration {
         let cap = self
             .cfg

@@ -7,7 +7,8 @@
 //! - **Retries that are safe**: each attempt has a deadline ([`Config::request_timeout`]); a
 //!   refused attempt (`-TRYAGAIN`, `-CLUSTERDOWN`, no connection) and a lost one (timeout,
 //!   disconnect) are retried up to [`Config::attempts_max`] times with exponential backoff and
-//!   full jitter. Every write carries a request id (`TANLI.REQ <client-id> <seq> ...`) and the
+//!   full jitter, and never sooner than an overloaded node's hint (`-TRYAGAIN ... retry in N
+//!   ms`; disconnected clients back off the same way). Every write carries a request id (`TANLI.REQ <client-id> <seq> ...`) and the
 //!   shard records its reply in the same batch as the write, so a retried write is applied at
 //!   most once, however many times it was sent. An [`Error`] says whether a failed write
 //!   [may have been applied](Error::may_have_applied).
@@ -76,6 +77,7 @@
 //!
 //! `examples/quickstart.rs` runs all of these against a local node or cluster.
 
+mod backoff;
 mod client;
 mod commands;
 mod conn;

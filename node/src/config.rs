@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use clap::Parser;
 use serde::Deserialize;
 
+use crate::admission::{AdmissionArgs, AdmissionConfig};
+
 /// tanli-server: a Raft-replicated key-value store that speaks the Redis protocol.
 #[derive(Debug, Parser, Default, Deserialize)]
 #[command(name = "tanli-server", version)]
@@ -69,6 +71,10 @@ pub struct Args {
     #[command(flatten)]
     #[serde(default)]
     pub limits: LimitArgs,
+    /// Admission control and client limits; in a TOML file they go in an `[admission]` table.
+    #[command(flatten)]
+    #[serde(default)]
+    pub admission: AdmissionArgs,
 }
 
 /// Every bound, overridable. Field names end with their unit.
@@ -226,6 +232,8 @@ pub struct Config {
     pub auto_rebalance: bool,
     pub dedup_window_ms: u64,
     pub dedup_replies_per_client_max: u64,
+    /// Admission control and client limits.
+    pub admission: AdmissionConfig,
 }
 
 impl Config {
@@ -319,6 +327,7 @@ impl Config {
             auto_rebalance: limit!(auto_rebalance, true),
             dedup_window_ms: limit!(dedup_window_ms, 600_000),
             dedup_replies_per_client_max: limit!(dedup_replies_per_client_max, 4096).max(1),
+            admission: AdmissionConfig::resolve(&a.admission, &f.admission)?,
         };
         config.validate()?;
         Ok(config)

@@ -9,14 +9,17 @@ use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use bytes::BytesMut;
+use bytes::{Buf, BytesMut};
 use futures::future::{BoxFuture, FutureExt, Shared};
 use futures::stream::{FuturesOrdered, StreamExt};
 use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
+use tokio::time::{Duration, Instant};
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
+use crate::admission::AdmissionConfig;
 use crate::clients::ClientState;
 use crate::cmd::{self, Command, ConnCmd};
 use crate::exec;
@@ -25,6 +28,9 @@ use crate::info;
 use crate::metrics::ShedReason;
 use crate::reply::Reply;
 use crate::server::Node;
+
+/// Replies already available are gathered into one write up to about this many bytes.
+const WRITE_BATCH_BYTES: usize = 64 << 10;
 
 /// Per-connection protocol state.
 struct Session {
@@ -148,6 +154,26 @@ struct Owed {
     resp3: bool,
     reply: Reply,
     close: bool,
+    /// [`size_hint`] of the reply, counted in the client's `omem` from the moment the reply is
+    /// ready until it is encoded.
+    size: usize,
+}
+
+/// About how many bytes `reply` takes to encode: payload bytes plus a few per element.
+fn size_hint(reply: &Reply) -> usize {
+    const FRAME: usize = 16;
+    match reply {
+        Reply::Simple(s) | Reply::Error(s) | Reply::Verbatim(s) => s.len() + FRAME,
+        Reply::Bulk(b) => b.len() + FRAME,
+        Reply::Array(v) | Reply::Set(v) => v.iter().map(size_hint).sum::<usize>() + FRAME,
+        Reply::Map(v) => {
+            v.iter()
+                .map(|(k, v)| size_hint(k) + size_hint(v))
+                .sum::<usize>()
+                + FRAME
+        }
+        _ => FRAME,
+    }
 }
 
 /// Answers a connection that cannot be served (too many clients) and closes it.
@@ -172,7 +198,10 @@ pub async fn serve(
         inline_bytes_max: node.config.inline_bytes_max,
         request_bytes_max: node.config.request_bytes_max,
     };
-    let mut requests = FramedRead::new(rd, RequestDecoder::new(limits));
+    let mut requests = FramedRead::new(
+        rd,
+        RequestDecoder::new(limits).counting_into(client.qbuf.clone()),
+    );
     let mut session = Session {
         resp3: false,
         authed: node.config.requirepass.is_none(),
@@ -183,42 +212,70 @@ pub async fn serve(
     let mut owed: FuturesOrdered<BoxFuture<'static, Owed>> = FuturesOrdered::new();
     let mut out = BytesMut::new();
     let depth_max = node.config.pipeline_depth_max;
+    let limits = node.admission.config().clone();
+    let idle_after = limits.idle_timeout.unwrap_or(Duration::MAX);
+    let mut idle_deadline = Instant::now().checked_add(idle_after);
     let mut reading = true;
     let mut protocol_error = None;
     loop {
         if !reading && owed.is_empty() {
             break;
         }
+        let idle = async {
+            match idle_deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = shutdown.cancelled() => break,
+            // Shed by admission control: close without another word (a stray error could be
+            // taken for the reply to a request still owed).
+            _ = client.kill.cancelled() => return,
+            _ = idle, if owed.is_empty() => {
+                node.admission.shed(&client, ShedReason::IdleTimeout, &node.metrics);
+                return;
+            }
             Some(done) = owed.next(), if !owed.is_empty() => {
-                let mut close = write_owed(&mut out, done);
-                // Batch every reply that is already available into one write.
-                while !close {
+                let mut close = write_owed(&mut out, done, &client);
+                // Batch the replies that are already available into one write.
+                while !close && out.len() < WRITE_BATCH_BYTES {
                     match owed.next().now_or_never() {
-                        Some(Some(more)) => close = write_owed(&mut out, more),
+                        Some(Some(more)) => close = write_owed(&mut out, more, &client),
                         _ => break,
                     }
                 }
-                if wr.write_all(&out).await.is_err() {
-                    return;
+                match flush(&mut wr, &mut out, &client, &limits, &shutdown).await {
+                    Flushed::All => {}
+                    Flushed::Gone => return,
+                    Flushed::OverLimit => {
+                        node.admission.shed(&client, ShedReason::OutputBuffer, &node.metrics);
+                        return;
+                    }
                 }
-                out.clear();
                 if close {
                     return;
                 }
             }
-            req = requests.next(), if reading && owed.len() < depth_max => match req {
-                None => reading = false,
-                Some(Err(ProtocolError::Io(_))) => return,
-                Some(Err(e @ ProtocolError::Invalid(_))) => {
-                    tracing::debug!(%addr, error = %e, "closing connection on protocol error");
-                    node.metrics.shed(ShedReason::ProtocolError);
-                    protocol_error = Some(e.to_string());
-                    reading = false;
+            // Reading pauses while the pipeline is full or replies pile up unsent.
+            req = requests.next(), if reading
+                && owed.len() < depth_max
+                && client.omem.load(Ordering::Relaxed) <= limits.reply_buffer_bytes_max => {
+                match req {
+                    None => reading = false,
+                    Some(Err(ProtocolError::Io(_))) => return,
+                    Some(Err(e @ ProtocolError::Invalid(_))) => {
+                        tracing::debug!(%addr, error = %e, "closing connection on protocol error");
+                        node.metrics.shed(ShedReason::ProtocolError);
+                        protocol_error = Some(e.to_string());
+                        reading = false;
+                    }
+                    Some(Ok(args)) => {
+                        idle_deadline = Instant::now().checked_add(idle_after);
+                        owed.push_back(dispatch(args, &mut session, &node, &client));
+                    }
                 }
-                Some(Ok(args)) => owed.push_back(dispatch(args, &mut session, &node, &client)),
-            },
+            }
         }
     }
     if let Some(msg) = protocol_error {
@@ -227,8 +284,64 @@ pub async fn serve(
     }
 }
 
-fn write_owed(out: &mut BytesMut, owed: Owed) -> bool {
+/// How a flush of encoded replies ended.
+enum Flushed {
+    All,
+    /// The socket closed, or the node is shutting down or shedding the client.
+    Gone,
+    /// The client is not reading: unsent bytes over the hard limit, or nothing taken for the
+    /// stall period.
+    OverLimit,
+}
+
+/// Writes `out` to the socket, keeping the client's `omem` current, under the output-buffer
+/// limits (as Redis's `client-output-buffer-limit`): `omem` over `output-buffer-bytes-max` while
+/// the socket takes no more, or nothing taken for `output-stall-ms`, and the client is dropped.
+/// Memory stays bounded before that: reading pauses past `reply-buffer-bytes-max`.
+async fn flush(
+    wr: &mut OwnedWriteHalf,
+    out: &mut BytesMut,
+    client: &ClientState,
+    limits: &AdmissionConfig,
+    shutdown: &CancellationToken,
+) -> Flushed {
+    while !out.is_empty() {
+        // A write that cannot go on at once tells that the client is behind.
+        let written = match wr.write(out).now_or_never() {
+            Some(r) => r,
+            None => {
+                if client.omem.load(Ordering::Relaxed) > limits.output_buffer_bytes_max {
+                    return Flushed::OverLimit;
+                }
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Flushed::Gone,
+                    _ = client.kill.cancelled() => return Flushed::Gone,
+                    r = tokio::time::timeout(limits.output_stall, wr.write(out)) => match r {
+                        Err(_) => return Flushed::OverLimit,
+                        Ok(r) => r,
+                    },
+                }
+            }
+        };
+        match written {
+            Ok(0) | Err(_) => return Flushed::Gone,
+            Ok(n) => {
+                out.advance(n);
+                client.omem.fetch_sub(n, Ordering::Relaxed);
+            }
+        }
+    }
+    out.clear();
+    Flushed::All
+}
+
+/// Encodes a ready reply into `out`, moving its count in `omem` from the estimate to the
+/// encoded bytes.
+fn write_owed(out: &mut BytesMut, owed: Owed, client: &ClientState) -> bool {
+    let before = out.len();
     owed.reply.encode(owed.resp3, out);
+    client.omem.fetch_add(out.len() - before, Ordering::Relaxed);
+    client.omem.fetch_sub(owed.size, Ordering::Relaxed);
     owed.close
 }
 
@@ -237,6 +350,7 @@ fn ready(resp3: bool, reply: Reply, close: bool) -> BoxFuture<'static, Owed> {
         resp3,
         reply,
         close,
+        size: 0,
     })
     .boxed()
 }
@@ -250,9 +364,13 @@ fn dispatch(
     client: &Arc<ClientState>,
 ) -> BoxFuture<'static, Owed> {
     let timer = node.metrics.command(&args[0]);
-    run(args, session, node, client)
-        .map(move |owed| {
+    client.touch(timer.index);
+    let client = client.clone();
+    run(args, session, node, &client)
+        .map(move |mut owed| {
             timer.finish(&owed.reply);
+            owed.size = size_hint(&owed.reply);
+            client.omem.fetch_add(owed.size, Ordering::Relaxed);
             owed
         })
         .boxed()
@@ -264,7 +382,6 @@ fn run(
     node: &Arc<Node>,
     client: &Arc<ClientState>,
 ) -> BoxFuture<'static, Owed> {
-    client.touch(&args[0]);
     node.commands_processed.fetch_add(1, Ordering::Relaxed);
     let cmd = match cmd::parse(&args) {
         Ok(c) => c,
@@ -272,6 +389,16 @@ fn run(
     };
     let resp3 = session.resp3;
     let asking = !matches!(cmd, Command::Conn(_)) && std::mem::take(&mut session.asking);
+    // Data and admin requests count as in flight until their reply is ready (dropping the
+    // ticket); under overload, hot clients' are refused here, before anything is done.
+    let ticket = match &cmd {
+        Command::Conn(_) => None,
+        _ if !session.authed => None,
+        _ => match node.admission.admit(client) {
+            Ok(t) => Some(t),
+            Err(reply) => return ready(resp3, reply, false),
+        },
+    };
     match cmd {
         Command::Conn(c) => {
             let (reply, close) = connection_command(c, session, node, client);
@@ -285,10 +412,12 @@ fn run(
         Command::Admin(a) => {
             let node = node.clone();
             async move {
+                let _ticket = ticket;
                 Owed {
                     resp3,
                     reply: crate::admin::answer(&node, a).await,
                     close: false,
+                    size: 0,
                 }
             }
             .boxed()
@@ -297,6 +426,7 @@ fn run(
             let (node, stale_ok) = (node.clone(), session.readonly);
             let (writes_before, done) = session.order.read();
             async move {
+                let _ticket = ticket;
                 writes_before.await;
                 let reply = exec::read(node, r, stale_ok, asking).await;
                 done.finish();
@@ -304,6 +434,7 @@ fn run(
                     resp3,
                     reply,
                     close: false,
+                    size: 0,
                 }
             }
             .boxed()
@@ -317,6 +448,7 @@ fn run(
             };
             let node = node.clone();
             async move {
+                let _ticket = ticket;
                 let applied = match pending {
                     Ok(applied) => applied,
                     Err(w) => {
@@ -331,6 +463,7 @@ fn run(
                     resp3,
                     reply,
                     close: false,
+                    size: 0,
                 }
             }
             .boxed()

@@ -5,6 +5,9 @@
 //! as soon as their header line arrives — a `$999999999999` is refused without buffering a byte
 //! of it — and only a complete, validated array is handed to the `redis-protocol` decoder.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
 use bytes::{Bytes, BytesMut};
 use redis_protocol::resp2::decode::decode_bytes_mut;
 use redis_protocol::resp2::types::BytesFrame;
@@ -38,11 +41,23 @@ fn invalid(msg: impl Into<String>) -> ProtocolError {
 
 pub struct RequestDecoder {
     limits: RequestLimits,
+    /// Where the bytes buffered but not yet decoded are published (a client's `qbuf`).
+    buffered: Option<Arc<AtomicUsize>>,
 }
 
 impl RequestDecoder {
     pub fn new(limits: RequestLimits) -> RequestDecoder {
-        RequestDecoder { limits }
+        RequestDecoder {
+            limits,
+            buffered: None,
+        }
+    }
+
+    /// Publishes the size of the undecoded input into `buffered` after every decode, so
+    /// admission control sees a large request while it is still arriving.
+    pub fn counting_into(mut self, buffered: Arc<AtomicUsize>) -> RequestDecoder {
+        self.buffered = Some(buffered);
+        self
     }
 }
 
@@ -148,6 +163,16 @@ impl Decoder for RequestDecoder {
     type Error = ProtocolError;
 
     fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+        let decoded = self.decode_one(buf);
+        if let Some(b) = &self.buffered {
+            b.store(buf.len(), Ordering::Relaxed);
+        }
+        decoded
+    }
+}
+
+impl RequestDecoder {
+    fn decode_one(&mut self, buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
         loop {
             let Some(&first) = buf.first() else {
                 return Ok(None);

@@ -88,7 +88,19 @@ fn server(node: &Node, out: &mut String) -> std::fmt::Result {
 fn clients(node: &Node, out: &mut String) -> std::fmt::Result {
     writeln!(out, "# Clients\r")?;
     writeln!(out, "connected_clients:{}\r", node.clients.count())?;
-    writeln!(out, "maxclients:{}\r", node.config.connections_max)
+    writeln!(out, "maxclients:{}\r", node.config.connections_max)?;
+    let adm = &node.admission;
+    writeln!(out, "clients_in_flight:{}\r", adm.inflight())?;
+    writeln!(
+        out,
+        "clients_memory:{}\r",
+        adm.clients_memory.load(Ordering::Relaxed)
+    )?;
+    writeln!(
+        out,
+        "hot_clients:{}\r",
+        adm.hot_clients.load(Ordering::Relaxed)
+    )
 }
 
 /// Resident memory from /proc (Linux); the section says so when it cannot be read.
@@ -126,6 +138,16 @@ fn stats(node: &Node, out: &mut String) -> std::fmt::Result {
         out,
         "total_commands_processed:{}\r",
         node.commands_processed.load(Ordering::Relaxed)
+    )?;
+    writeln!(
+        out,
+        "overload_refusals:{}\r",
+        node.admission.refusals.load(Ordering::Relaxed)
+    )?;
+    writeln!(
+        out,
+        "clients_shed:{}\r",
+        node.admission.shed.load(Ordering::Relaxed)
     )?;
     writeln!(
         out,

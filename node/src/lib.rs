@@ -15,7 +15,8 @@
 //! - `shard`: one hosted shard: writes through Raft, batched linearizable reads, expiry reclaim.
 //! - `raft`: openraft config, the per-shard network, the node-to-node RPC and its wire format.
 //!
-//! Beside them: `config` (every limit, named), `error` (the one error → reply mapping),
+//! Beside them: `config` (every limit, named), `admission` (requests in flight, TRYAGAIN for
+//! hot clients under overload, shedding), `error` (the one error → reply mapping),
 //! `clients` (CLIENT LIST), `info` (INFO, HELLO), `cluster_info` (CLUSTER SHARDS, SLOTS, NODES,
 //! INFO, ... rendered from the topology), `keyless` (DBSIZE/KEYS/SCAN over several shards),
 //! `admin` (client ids, worker-id leases and `TANLI.ID`, through the meta shard), `metrics`
@@ -27,6 +28,7 @@
 pub mod admin;
 pub mod admin_placement;
 pub mod admin_status;
+pub mod admission;
 pub mod clients;
 pub mod cluster_info;
 pub mod cmd;
@@ -36,6 +38,8 @@ pub mod control;
 pub mod error;
 pub mod exec;
 pub mod frame;
+#[cfg(test)]
+mod frame_props;
 pub mod http;
 pub mod info;
 pub mod keyless;

@@ -56,15 +56,34 @@ pub enum ShedReason {
     ConnectionsMax,
     /// The client sent malformed or oversized RESP; the connection was closed.
     ProtocolError,
+    /// Overload went on and this was the hottest client refused (admission control).
+    Overload,
+    /// All clients together buffered too much, and this one the most.
+    ClientsMemory,
+    /// The client did not read its replies (output-buffer limit).
+    OutputBuffer,
+    /// The client sent nothing for `idle-timeout-ms`.
+    IdleTimeout,
 }
 
 impl ShedReason {
-    const ALL: [ShedReason; 2] = [ShedReason::ConnectionsMax, ShedReason::ProtocolError];
+    const ALL: [ShedReason; 6] = [
+        ShedReason::ConnectionsMax,
+        ShedReason::ProtocolError,
+        ShedReason::Overload,
+        ShedReason::ClientsMemory,
+        ShedReason::OutputBuffer,
+        ShedReason::IdleTimeout,
+    ];
 
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             ShedReason::ConnectionsMax => "connections_max",
             ShedReason::ProtocolError => "protocol_error",
+            ShedReason::Overload => "overload",
+            ShedReason::ClientsMemory => "clients_memory",
+            ShedReason::OutputBuffer => "output_buffer",
+            ShedReason::IdleTimeout => "idle_timeout",
         }
     }
 }
@@ -116,6 +135,11 @@ pub struct Metrics {
     pub moves_in_flight: Gauge,
     connections: Gauge,
     shed: Family<ShedLabels, Counter>,
+    /// Admission control, read at scrape time.
+    requests_in_flight: Gauge,
+    clients_memory_bytes: Gauge,
+    hot_clients: Gauge,
+    overload_refusals: Counter,
     shards: ShardGauges,
     leaders: Gauge,
     replicas: Gauge,
@@ -158,6 +182,10 @@ impl Metrics {
             moves_in_flight: Gauge::default(),
             connections: Gauge::default(),
             shed: Family::default(),
+            requests_in_flight: Gauge::default(),
+            clients_memory_bytes: Gauge::default(),
+            hot_clients: Gauge::default(),
+            overload_refusals: Counter::default(),
             shards: ShardGauges::default(),
             leaders: Gauge::default(),
             replicas: Gauge::default(),
@@ -246,6 +274,26 @@ impl Metrics {
             m.shed.clone(),
         );
         r.register(
+            "requests_in_flight",
+            "Client requests read and not yet answered",
+            m.requests_in_flight.clone(),
+        );
+        r.register(
+            "clients_memory_bytes",
+            "Bytes all client connections buffer (unparsed input, unsent replies)",
+            m.clients_memory_bytes.clone(),
+        );
+        r.register(
+            "hot_clients",
+            "Clients whose request rate is far above the others' (throttled under overload)",
+            m.hot_clients.clone(),
+        );
+        r.register(
+            "overload_refusals",
+            "Requests refused with TRYAGAIN because the node was overloaded",
+            m.overload_refusals.clone(),
+        );
+        r.register(
             "rocksdb_live_data_bytes",
             "RocksDB's estimate of live data, all column families",
             m.rocksdb_live_data_bytes.clone(),
@@ -318,6 +366,15 @@ impl Metrics {
         let topo = node.topology();
         self.cluster_epoch.set(gauge_of(topo.epoch()));
         self.connections.set(gauge_of(node.clients.count() as u64));
+        let adm = &node.admission;
+        self.requests_in_flight.set(gauge_of(adm.inflight() as u64));
+        self.clients_memory_bytes
+            .set(gauge_of(adm.clients_memory.load(Ordering::Relaxed) as u64));
+        self.hot_clients
+            .set(gauge_of(adm.hot_clients.load(Ordering::Relaxed) as u64));
+        let refused = adm.refusals.load(Ordering::Relaxed);
+        self.overload_refusals
+            .inc_by(refused.saturating_sub(self.overload_refusals.get()));
         self.moves_in_flight.set(gauge_of(
             node.control.moves_in_flight.load(Ordering::Relaxed),
         ));
@@ -367,7 +424,8 @@ pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; cha
 /// One command being served; records its count, latency and outcome when finished.
 pub struct CommandTimer {
     metrics: Arc<Metrics>,
-    index: usize,
+    /// The command's command-table index (see [`command_index`]).
+    pub index: usize,
     start: Instant,
 }
 
@@ -390,7 +448,9 @@ fn is_redirect(error: &str) -> bool {
 }
 
 /// The command table's index of `name` (any case), or `TABLE.len()` for a name it lacks.
-fn command_index(name: &[u8]) -> usize {
+/// The command-table index of a command whose first word is `name`; the table's length for an
+/// unknown command.
+pub fn command_index(name: &[u8]) -> usize {
     static INDEX: OnceLock<HashMap<&'static str, usize>> = OnceLock::new();
     let index = INDEX.get_or_init(|| TABLE.iter().enumerate().map(|(i, s)| (s.name, i)).collect());
     let mut buf = [0u8; COMMAND_NAME_BYTES_MAX];
@@ -404,6 +464,11 @@ fn command_index(name: &[u8]) -> usize {
         .ok()
         .and_then(|n| index.get(n).copied())
         .unwrap_or(TABLE.len())
+}
+
+/// The name of command-table index `index` ([`UNKNOWN_COMMAND`] past the table).
+pub fn command_name(index: usize) -> &'static str {
+    TABLE.get(index).map_or(UNKNOWN_COMMAND, |s| s.name)
 }
 
 /// The `command` label of a command whose first word is `name`: its lower-case table name, or

@@ -22,6 +22,7 @@ use tokio::sync::{watch, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::admission::Admission;
 use crate::clients::Clients;
 use crate::config::Config;
 use crate::connection;
@@ -58,6 +59,8 @@ pub struct Node {
     pub ids: crate::admin::IdSource,
     /// What `/metrics` on the admin port reports.
     pub metrics: Arc<Metrics>,
+    /// Requests in flight, overload refusals and shedding of clients.
+    pub admission: Arc<Admission>,
 }
 
 impl Node {
@@ -371,7 +374,13 @@ async fn serve_node(
         control: control.clone(),
         ids: crate::admin::IdSource::default(),
         metrics: admin.metrics.clone(),
+        admission: Admission::new(cfg.admission.clone()),
     });
+    crate::spawn(node.admission.clone().run(
+        node.clients.clone(),
+        node.metrics.clone(),
+        shutdown.clone(),
+    ));
     admin.serving(node.clone());
     let _ = ready.send(bound);
     accept(resp_listener, node.clone(), shutdown.clone()).await;

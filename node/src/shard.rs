@@ -46,6 +46,8 @@ pub struct ShardLimits {
     pub reclaim_interval: Duration,
     pub reclaim_keys_max: usize,
     pub proposal_queue_max: usize,
+    /// Entries committed but not applied past which new writes are refused.
+    pub apply_lag_max: u64,
 }
 
 impl ShardLimits {
@@ -56,6 +58,7 @@ impl ShardLimits {
             reclaim_interval: Duration::from_millis(cfg.expiry_reclaim_interval_ms),
             reclaim_keys_max: cfg.expiry_reclaim_keys_max,
             proposal_queue_max: cfg.proposal_queue_max,
+            apply_lag_max: cfg.admission.apply_lag_max,
         }
     }
 }
@@ -139,6 +142,7 @@ impl Shard {
         cmd: Vec<u8>,
     ) -> Result<impl Future<Output = Result<Vec<u8>, ShardError>> + Send + 'static, ShardError>
     {
+        self.check_apply_lag()?;
         let proposal = Proposal {
             stamp_ms: self.stamp(),
             cmd,
@@ -172,6 +176,24 @@ impl Shard {
                 Ok(Ok(Err(e))) => Err(ShardError::Retry(e.to_string())),
             }
         })
+    }
+
+    /// Refuses new writes while the state machine is more than `apply_lag_max` entries behind
+    /// the commit index: more proposals would only lengthen the wait of every write queued.
+    fn check_apply_lag(&self) -> Result<(), ShardError> {
+        let lag = {
+            let m = self.raft.metrics();
+            let m = m.borrow_watched();
+            let committed = m.local_committed.map_or(0, |l| l.index);
+            committed.saturating_sub(m.last_applied.map_or(0, |l| l.index))
+        };
+        if lag > self.limits.apply_lag_max {
+            return Err(ShardError::Retry(format!(
+                "shard {} is applying {lag} entries behind its log; retry later",
+                self.id
+            )));
+        }
+        Ok(())
     }
 
     /// Proposes `cmd` and waits for its applied reply.

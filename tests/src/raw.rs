@@ -54,6 +54,11 @@ impl RawConn {
         self.stream.write_all(bytes).expect("write to tanli-server");
     }
 
+    /// Writes `bytes`, returning the error when the server has closed the connection.
+    pub fn try_send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes)
+    }
+
     /// Sends a command (array of bulk strings).
     pub fn send_cmd(&mut self, args: &[&str]) {
         let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();

@@ -15,7 +15,7 @@
 use tanli_storage::dedup::{DedupPolicy, RequestId, Seen};
 use tanli_storage::KvWrite;
 
-use super::parse::{parse_u64, Args};
+use super::parse::{eq_ic, parse_u64, Args};
 use super::{live_string_w, Command, Step, WriteCmd};
 use crate::reply::Reply;
 
@@ -66,6 +66,10 @@ pub(super) fn parse_req(a: &mut Args) -> Result<Command, Reply> {
         return Err(Reply::err("sequence number must be at least 1"));
     }
     let inner = a.rest();
+    // Refused before parsing `inner`: parsing first would recurse once per nesting level.
+    if inner.first().is_some_and(|name| eq_ic(name, "tanli.req")) {
+        return Err(Reply::err("TANLI.REQ cannot wrap TANLI.REQ"));
+    }
     match super::parse(inner)? {
         Command::Write(WriteCmd::Req { .. }) => Err(Reply::err("TANLI.REQ cannot wrap TANLI.REQ")),
         Command::Write(w) => Ok(Command::Write(WriteCmd::Req {
@@ -190,5 +194,21 @@ mod tests {
             );
         }
         assert!(kv.record("n").is_none());
+    }
+
+    /// Regression: each TANLI.REQ level used to parse its inner command (recursing) before
+    /// refusing the nesting, so one request of ~300k nested levels (a few MB, within the default
+    /// limits) overflowed the connection task's stack and aborted the server.
+    #[test]
+    fn deep_nesting_is_refused_without_recursing() {
+        let mut args = Vec::new();
+        for _ in 0..300_000 {
+            args.extend([&b"TANLI.REQ"[..], b"1", b"1"].map(bytes::Bytes::from_static));
+        }
+        args.extend([&b"INCR"[..], b"n"].map(bytes::Bytes::from_static));
+        assert_eq!(
+            crate::cmd::parse(&args),
+            Err(Reply::err("TANLI.REQ cannot wrap TANLI.REQ"))
+        );
     }
 }

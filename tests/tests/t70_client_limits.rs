@@ -1,0 +1,199 @@
+//! t70: the limits a node puts on each client, over raw TCP against a real server: idle
+//! connections are closed, a client that does not read its replies is disconnected at the
+//! output-buffer limit without the node's memory following its backlog, clients that together
+//! buffer too much are shed biggest first, nested arrays and oversized inline lines are refused,
+//! and `CLIENT LIST` shows each connection's buffers and recent rate. Everyone else keeps being
+//! served throughout. (Protocol errors and declared lengths are t30's.)
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use tanli_tests::client::{info, query};
+use tanli_tests::node::ServerSpec;
+use tanli_tests::raw::{encode, RawConn, Reply};
+use tanli_tests::wait::{check, wait_until};
+use tanli_tests::Node;
+
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn start(extra: &[&str]) -> Node {
+    Node::start_single_with(ServerSpec {
+        extra_args: extra.iter().map(|s| s.to_string()).collect(),
+        ..ServerSpec::single()
+    })
+}
+
+fn stats(node: &Node) -> HashMap<String, String> {
+    info(&mut node.conn(), "stats").expect("INFO stats")
+}
+
+fn stat(node: &Node, field: &str) -> u64 {
+    stats(node)
+        .get(field)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("INFO has no numeric {field}"))
+}
+
+fn assert_serves(conn: &mut RawConn) {
+    assert_eq!(conn.cmd(&["PING"]), Reply::Simple("PONG".into()));
+}
+
+/// `--idle-timeout-ms`: a connection that sends nothing is closed; one that keeps talking is
+/// not; the close is counted.
+#[test]
+fn idle_connections_are_closed() {
+    let node = start(&["--idle-timeout-ms", "1000"]);
+    let mut idle = RawConn::connect(node.addr());
+    assert_serves(&mut idle);
+    let mut chatty = RawConn::connect(node.addr());
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_millis(2500) {
+        assert_serves(&mut chatty);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    idle.expect_closed(CLOSE_TIMEOUT);
+    assert_serves(&mut chatty);
+    assert!(stat(&node, "clients_shed") >= 1);
+}
+
+/// A client that pipelines reads of a large value and never reads the replies is disconnected
+/// by the output-buffer limit; the node's resident memory does not grow with the backlog it
+/// asked for (~100 MiB of replies), and a bystander is served all along.
+#[test]
+fn clients_that_do_not_read_are_disconnected() {
+    let node = start(&[
+        "--reply-buffer-bytes-max",
+        "1048576",
+        "--output-stall-ms",
+        "1000",
+    ]);
+    let mut bystander = RawConn::connect(node.addr());
+    let big = "x".repeat(512 << 10);
+    assert_eq!(
+        bystander.cmd(&["SET", "big", &big]),
+        Reply::Simple("OK".into())
+    );
+    let before = node.memory();
+    let mut slow = RawConn::connect(node.addr());
+    let get = encode(&[b"GET", b"big"]);
+    // 200 × 512 KiB of replies asked for, none read.
+    slow.send(&get.repeat(200));
+    let started = Instant::now();
+    wait_until(
+        CLOSE_TIMEOUT,
+        "the output-buffer limit to shed the slow reader",
+        || {
+            let n = stat(&node, "clients_shed");
+            check(n >= 1, || format!("clients_shed {n}"))
+        },
+    );
+    let shed_after = started.elapsed();
+    assert_serves(&mut bystander);
+    let after = node.memory();
+    let grew_mib = after.peak_rss_kib.saturating_sub(before.peak_rss_kib) / 1024;
+    println!("slow reader shed after {shed_after:?}; peak RSS grew {grew_mib} MiB (before {before:?}, after {after:?})");
+    assert!(
+        grew_mib < 64,
+        "peak RSS grew by {grew_mib} MiB for a 100 MiB backlog"
+    );
+    assert!(
+        node.log_tail(200).contains("reason=\"output_buffer\"")
+            || node.log_tail(200).contains("reason=output_buffer"),
+        "the shed is logged with its reason\n{}",
+        node.log_tail(40)
+    );
+}
+
+/// Clients that together buffer more than `--clients-memory-bytes-max` are shed, the biggest
+/// first; a client buffering little stays.
+#[test]
+fn client_memory_over_the_bound_sheds_the_biggest() {
+    let node = start(&["--clients-memory-bytes-max", "8388608"]);
+    let mut small = RawConn::connect(node.addr());
+    assert_serves(&mut small);
+    // A request declaring 64 MiB that arrives slowly: its bytes sit in the query buffer.
+    let mut hog = RawConn::connect(node.addr());
+    hog.send(format!("*3\r\n$3\r\nSET\r\n$3\r\nhog\r\n${}\r\n", 64 << 20).as_bytes());
+    let chunk = vec![b'h'; 1 << 20];
+    let mut sent = 0;
+    let closed = loop {
+        if hog.try_send(&chunk).is_err() {
+            break true;
+        }
+        sent += 1;
+        if sent >= 48 {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    if !closed {
+        hog.expect_closed(CLOSE_TIMEOUT);
+    }
+    println!("hog sent {sent} MiB before it was shed");
+    assert!(sent < 48, "the hog could buffer {sent} MiB");
+    assert_serves(&mut small);
+    assert_eq!(small.cmd(&["EXISTS", "hog"]), Reply::Integer(0));
+}
+
+/// A request must be a flat array of bulk strings: a nested array is a protocol error and closes
+/// the connection; an inline command longer than `--inline-bytes-max` too.
+#[test]
+fn nesting_and_long_inline_lines_are_refused() {
+    let node = start(&["--inline-bytes-max", "1024"]);
+    let mut bystander = RawConn::connect(node.addr());
+    let mut nested = RawConn::connect(node.addr());
+    nested.send(b"*2\r\n$3\r\nGET\r\n*1\r\n$1\r\nk\r\n");
+    assert!(nested.read_line().starts_with("-ERR Protocol error"));
+    nested.expect_closed(CLOSE_TIMEOUT);
+    let mut inline = RawConn::connect(node.addr());
+    inline.send(format!("SET k {}\r\n", "v".repeat(2000)).as_bytes());
+    assert_eq!(
+        inline.read_line(),
+        "-ERR Protocol error: too big inline request"
+    );
+    inline.expect_closed(CLOSE_TIMEOUT);
+    inline = RawConn::connect(node.addr());
+    inline.send(b"SET k short\r\n");
+    assert_eq!(inline.read_reply(), Reply::Simple("OK".into()));
+    assert_serves(&mut bystander);
+}
+
+/// `CLIENT LIST` shows each connection's query and output buffers and its recent request rate.
+#[test]
+fn client_list_shows_rates() {
+    let node = start(&[]);
+    let mut busy = node.conn();
+    let _: () = redis::cmd("CLIENT")
+        .arg("SETNAME")
+        .arg("busy")
+        .query(&mut busy)
+        .expect("CLIENT SETNAME");
+    let mut lister = node.conn();
+    let started = Instant::now();
+    let rate = wait_until(
+        Duration::from_secs(20),
+        "a visible rate for the busy client",
+        || {
+            for _ in 0..200 {
+                let _: Option<String> = query(&mut busy, &["GET", "k"]);
+            }
+            let list: String = query(&mut lister, &["CLIENT", "LIST"]);
+            let line = list
+                .lines()
+                .find(|l| l.contains(" name=busy "))
+                .ok_or_else(|| format!("no busy client in {list}"))?;
+            for field in ["qbuf=", "omem=", "tot-mem=", "inflight=", "refused="] {
+                if !line.contains(field) {
+                    return Err(format!("no {field} in {line}"));
+                }
+            }
+            let rate: f64 = line
+                .split(' ')
+                .find_map(|f| f.strip_prefix("rate="))
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| format!("no rate= in {line}"))?;
+            check(rate >= 100.0, || line.to_string()).map(|()| rate)
+        },
+    );
+    println!("busy client rate {rate}/s after {:?}", started.elapsed());
+}
