@@ -41,6 +41,8 @@ struct Session {
     /// `ASKING` was the previous command (applies to the next one only).
     asking: bool,
     order: Sequencer,
+    /// The last request was refused for overload: reading pauses for the retry hint.
+    refused: bool,
 }
 
 /// A wait that many commands can share: done once a counter reaches a target.
@@ -208,6 +210,7 @@ pub async fn serve(
         readonly: false,
         asking: false,
         order: Sequencer::new(),
+        refused: false,
     };
     let mut owed: FuturesOrdered<BoxFuture<'static, Owed>> = FuturesOrdered::new();
     let mut out = BytesMut::new();
@@ -215,12 +218,21 @@ pub async fn serve(
     let limits = node.admission.config().clone();
     let idle_after = limits.idle_timeout.unwrap_or(Duration::MAX);
     let mut idle_deadline = Instant::now().checked_add(idle_after);
+    let mut paused_until: Option<Instant> = None;
     let mut reading = true;
     let mut protocol_error = None;
     loop {
         if !reading && owed.is_empty() {
             break;
         }
+        // A client refused for overload is not read from for the retry hint: its pipelined
+        // requests wait in the socket (TCP pushes back) instead of costing a refusal each.
+        let pause = async {
+            match paused_until {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         let idle = async {
             match idle_deadline {
                 Some(at) => tokio::time::sleep_until(at).await,
@@ -232,6 +244,7 @@ pub async fn serve(
             // Shed by admission control: close without another word (a stray error could be
             // taken for the reply to a request still owed).
             _ = client.kill.cancelled() => return,
+            _ = pause, if paused_until.is_some() => paused_until = None,
             _ = idle, if owed.is_empty() => {
                 node.admission.shed(&client, ShedReason::IdleTimeout, &node.metrics);
                 return;
@@ -259,6 +272,7 @@ pub async fn serve(
             }
             // Reading pauses while the pipeline is full or replies pile up unsent.
             req = requests.next(), if reading
+                && paused_until.is_none()
                 && owed.len() < depth_max
                 && client.omem.load(Ordering::Relaxed) <= limits.reply_buffer_bytes_max => {
                 match req {
@@ -273,6 +287,9 @@ pub async fn serve(
                     Some(Ok(args)) => {
                         idle_deadline = Instant::now().checked_add(idle_after);
                         owed.push_back(dispatch(args, &mut session, &node, &client));
+                        if std::mem::take(&mut session.refused) {
+                            paused_until = Some(Instant::now() + limits.retry_hint);
+                        }
                     }
                 }
             }
@@ -396,7 +413,10 @@ fn run(
         _ if !session.authed => None,
         _ => match node.admission.admit(client) {
             Ok(t) => Some(t),
-            Err(reply) => return ready(resp3, reply, false),
+            Err(reply) => {
+                session.refused = true;
+                return ready(resp3, reply, false);
+            }
         },
     };
     match cmd {
