@@ -430,4 +430,50 @@ mod tests {
         std::fs::write(&path, "nonsense = 1\n").expect("write");
         assert!(Config::resolve(args(&["--config", path.to_str().expect("utf8")])).is_err());
     }
+
+    #[test]
+    fn admission_bounds_come_from_flags_and_an_admission_table() {
+        let c = Config::resolve(args(&[])).expect("config");
+        assert_eq!(c.admission.inflight_high_watermark, 128);
+        assert_eq!(
+            c.admission.idle_timeout, None,
+            "as Redis: idle clients stay"
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("a.toml");
+        std::fs::write(
+            &path,
+            "[admission]\ninflight-max = 100\ninflight-high-watermark = 50\nidle-timeout-ms = 5000\n",
+        )
+        .expect("write");
+        let file = path.to_str().expect("utf8");
+        let c = Config::resolve(args(&["--config", file, "--inflight-high-watermark", "10"]))
+            .expect("config");
+        assert_eq!(
+            (
+                c.admission.inflight_max,
+                c.admission.inflight_high_watermark
+            ),
+            (100, 10)
+        );
+        assert_eq!(
+            c.admission.idle_timeout,
+            Some(std::time::Duration::from_secs(5))
+        );
+        let bad = [
+            &["--inflight-high-watermark", "0"][..],
+            &["--inflight-max", "10"],
+            &["--hot-factor", "0.5"],
+            &[
+                "--reply-buffer-bytes-max",
+                "10",
+                "--output-buffer-bytes-max",
+                "5",
+            ],
+            &["--output-stall-ms", "0"],
+        ];
+        for b in bad {
+            assert!(Config::resolve(args(b)).is_err(), "{b:?} accepted");
+        }
+    }
 }
