@@ -14,6 +14,7 @@ use std::sync::{mpsc, Arc};
 
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Options, DB};
 
+use crate::cache::RecordCache;
 use crate::keys;
 use crate::StorageError;
 
@@ -27,6 +28,8 @@ pub struct StoreOptions {
     pub flush_queue_max: usize,
     /// RocksDB block cache, shared by all shards.
     pub block_cache_bytes: usize,
+    /// In-memory copy of recently written or read records, in front of RocksDB (`cache.rs`).
+    pub record_cache_bytes: usize,
 }
 
 impl Default for StoreOptions {
@@ -34,6 +37,7 @@ impl Default for StoreOptions {
         StoreOptions {
             flush_queue_max: 65_536,
             block_cache_bytes: 256 << 20,
+            record_cache_bytes: 64 << 20,
         }
     }
 }
@@ -104,6 +108,8 @@ impl Drop for Flusher {
 #[derive(Clone)]
 pub struct Store {
     pub(crate) db: Arc<DB>,
+    /// Records of the data column family; every write of data records goes through it.
+    pub(crate) records: Arc<RecordCache>,
     flush_tx: mpsc::SyncSender<FlushCallback>,
     _flusher: Arc<Flusher>,
     pub stats: Arc<StoreStats>,
@@ -151,6 +157,12 @@ impl Store {
             if *name != keys::CF_LOG {
                 o.set_compression_type(rocksdb::DBCompressionType::Lz4);
             }
+            if *name == keys::CF_DATA {
+                // A bloom filter over the memtable's whole keys: a write to a new key (SET, INCR,
+                // MSET) looks its old record up first, and a miss otherwise walks the skiplist.
+                o.set_memtable_prefix_bloom_ratio(0.05);
+                o.set_memtable_whole_key_filtering(true);
+            }
             ColumnFamilyDescriptor::new(*name, o)
         });
         let db = DB::open_cf_descriptors(&db_opts, &db_dir, cfs).map_err(|e| OpenError::Db {
@@ -188,6 +200,7 @@ impl Store {
             .map_err(io_err)?;
         Ok(Store {
             db,
+            records: Arc::new(RecordCache::new(opts.record_cache_bytes)),
             flush_tx: flush_tx.clone(),
             _flusher: Arc::new(Flusher {
                 tx: Some(flush_tx),
@@ -334,7 +347,9 @@ impl Store {
         }
         let mut wo = rocksdb::WriteOptions::default();
         wo.set_sync(true);
-        self.db.write_opt(batch, &wo).map_err(db_err)?;
+        self.records
+            .write(|| self.db.write_opt(batch, &wo), [], true)
+            .map_err(db_err)?;
         match std::fs::remove_file(crate::snapshot::path(self, shard)) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(StorageError::Io(e)),
             _ => Ok(()),

@@ -4,11 +4,13 @@
 //! and records (`state_machine.rs`) and snapshots (`snapshot.rs`) of every shard the node hosts,
 //! each shard a range of keys (`keys.rs`, the whole layout). Command semantics are not here: the
 //! state machine calls the node's [`Applier`] against the [`KvWrite`] view (`kv.rs`), and the
-//! read path reads through a [`ShardReader`] (`reader.rs`).
+//! read path reads through a [`ShardReader`] (`reader.rs`). Point reads of records go through an
+//! in-memory copy of hot records (`cache.rs`) that every write of records keeps exact.
 //!
 //! Durability: a log append or vote is acknowledged only after the WAL is synced; one sync serves
 //! every shard waiting at that moment.
 
+mod cache;
 mod codec;
 mod db;
 pub mod dedup;

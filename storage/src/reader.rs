@@ -2,6 +2,7 @@
 
 use rocksdb::{Direction, IteratorMode, ReadOptions};
 
+use crate::cache::Lookup;
 use crate::codec;
 use crate::db::{db_err, Store};
 use crate::keys;
@@ -53,16 +54,18 @@ impl ShardReader {
 
 impl KvRead for ShardReader {
     fn get(&self, key: &[u8]) -> Result<Option<Record>, StorageError> {
+        let dk = keys::data(self.shard, key);
+        let generation = match self.store.records.get(&dk) {
+            Lookup::Hit(record) => return Ok(record),
+            Lookup::Miss(generation) => generation,
+        };
         let cf = self.store.cf(keys::CF_DATA)?;
-        match self
-            .store
-            .db
-            .get_cf(&cf, keys::data(self.shard, key))
-            .map_err(db_err)?
-        {
-            None => Ok(None),
-            Some(b) => codec::decode_record(&b).map(Some),
-        }
+        let record = match self.store.db.get_cf(&cf, &dk).map_err(db_err)? {
+            None => None,
+            Some(b) => Some(codec::decode_record(&b)?),
+        };
+        self.store.records.fill(&dk, record.clone(), generation);
+        Ok(record)
     }
 
     fn record_count(&self) -> Result<u64, StorageError> {

@@ -282,7 +282,11 @@ pub(crate) fn install(
     );
     let mut wo = WriteOptions::default();
     wo.set_sync(true);
-    store.db.write_opt(batch, &wo).map_err(db_err)?;
+    // Every record of the shard is replaced: the record cache starts over.
+    store
+        .records
+        .write(|| store.db.write_opt(batch, &wo), [], true)
+        .map_err(db_err)?;
     save(store, shard, &image)?;
     Ok(applied)
 }

@@ -17,6 +17,7 @@ use openraft::{EntryPayload, OptionalSend};
 use rocksdb::{ColumnFamily, WriteBatch, DB};
 use serde::{Deserialize, Serialize};
 
+use crate::cache::{Lookup, RecordCache};
 use crate::codec;
 use crate::db::{db_err, io_err, Store};
 use crate::dedup::{self, DedupPolicy, MetaRw, RequestId, Seen};
@@ -91,8 +92,9 @@ impl StateMachine {
         let mut batch = WriteBatch::default();
         let mut state = self.state.clone();
         let mut replies = Vec::with_capacity(group.len());
-        {
+        let (written, cleared) = {
             let mut txn = Txn {
+                records: &self.store.records,
                 db,
                 meta,
                 meta_overlay: BTreeMap::new(),
@@ -137,13 +139,18 @@ impl StateMachine {
                 state.last_applied = Some(log_id);
                 replies.push((responder, reply));
             }
-        }
+            (txn.overlay, txn.cleared)
+        };
         batch.put_cf(
             &meta,
             keys::shard_meta(self.shard, ShardMeta::Applied),
             codec::encode(&state)?,
         );
-        db.write(batch).map_err(db_err)?;
+        // The record cache learns the group's writes as they become visible in RocksDB.
+        self.store
+            .records
+            .write(|| db.write(batch), written, cleared)
+            .map_err(db_err)?;
         self.state = state;
         for (responder, reply) in replies {
             if let Some(r) = responder {
@@ -203,6 +210,8 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
 
 /// The writes of one apply group, readable before they are written.
 struct Txn<'a> {
+    /// What RocksDB holds for hot keys, read before RocksDB itself.
+    records: &'a RecordCache,
     db: &'a DB,
     meta: &'a ColumnFamily,
     /// `meta` CF keys written (`Some`) or deleted (`None`) by this group: the exactly-once table.
@@ -230,6 +239,10 @@ impl Txn<'_> {
         }
         if self.cleared {
             return Ok(None);
+        }
+        // Apply is the only writer of this shard's records, so the cache cannot change under it.
+        if let Lookup::Hit(r) = self.records.get(data_key) {
+            return Ok(r);
         }
         match self.db.get_cf(&self.data, data_key).map_err(db_err)? {
             None => Ok(None),

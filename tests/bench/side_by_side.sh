@@ -4,33 +4,80 @@
 #   redis-fsync      redis-server, appendonly yes + appendfsync always (fsync before each reply)
 #   tanli-1          one tanli-server node (Raft log fsynced before each reply)
 #   tanli-3-leader   the leader of a 3-node tanli cluster with one data shard (node 1 bootstraps,
-#                    the others --join; majority fsync before reply)
-# each with `redis-benchmark -t set,get -c $CLIENTS -n $REQUESTS -r $KEYSPACE` at -P 1 and -P 16,
-# and prints ops/s, p50/p99 latency (ms) and the ratio of tanli's ops/s to each redis.
+#                    the others --join; majority fsync before reply, ReadIndex reads)
+# each with `redis-benchmark -c $CLIENTS -n $REQUESTS -r $KEYSPACE -d $VALUE_SIZE` at every
+# pipeline depth in $PIPELINES, for the tests in $TESTS, and prints per row: ops/s, p50/p99
+# latency (ms) and the ratio of tanli's ops/s to redis without persistence and to redis with
+# appendfsync always.
+#
+# MSET: redis-benchmark's built-in MSET test sends 10 keys `key:__rand_int__`, which hash to
+# different slots, and tanli (a Redis Cluster) answers it with -CROSSSLOT even on one node that
+# owns every slot -- redis-benchmark counts error replies as answers, so that test would measure
+# error replies. Instead both sides run the same custom command,
+#   MSET {k}:__rand_int__ <value> ... (10 keys, each an independent random key in one hash slot,
+#   each value $VALUE_SIZE bytes)
+# which is the built-in test's shape with a hash tag. Every test's command is first sent once with
+# redis-cli to every target, and an error reply stops the run; error replies during the run
+# (e.g. -TRYAGAIN under overload, which redis-benchmark counts as answers) are counted on each
+# server (redis: INFO total_error_replies, tanli: tanli_command_errors_total on /metrics) and
+# printed under the table.
 #
 # Not a test and not run by CI. Needs redis-server, redis-cli, redis-benchmark (redis-tools 7,
 # whose --csv output carries the latency percentiles) and a built tanli-server:
 #   cargo build --release --bins && tests/bench/side_by_side.sh
-# Environment: TANLI_SERVER_BIN (default: $CARGO_TARGET_DIR or ./target, release/tanli-server),
-# REQUESTS (default 100000), CLIENTS (50), KEYSPACE (100000), PIPELINES ("1 16").
-# Everything listens on loopback on free ports, lives in a temp dir, and every process started
-# here is stopped by its PID on exit.
+# Environment:
+#   TANLI_SERVER_BIN  default: $CARGO_TARGET_DIR or ./target, release/tanli-server (copy the binary
+#                     somewhere private first if others may rebuild it during the run)
+#   REQUESTS (100000) CLIENTS (50) KEYSPACE (100000) VALUE_SIZE (100) PIPELINES ("1 16")
+#   TESTS ("set,get,incr,mset"; any of those, comma-separated)
+#   TARGETS ("redis redis-fsync tanli-1 tanli-3"; ratios need both redis targets)
+# Everything listens on loopback on free ports and lives in one temp dir, removed on exit; every
+# process started here is stopped by its PID on exit (also on error or Ctrl-C). The machine's
+# load average is printed before and after, since numbers from a busy machine mean little.
 set -euo pipefail
 
 REQUESTS=${REQUESTS:-100000}
 CLIENTS=${CLIENTS:-50}
 KEYSPACE=${KEYSPACE:-100000}
+VALUE_SIZE=${VALUE_SIZE:-100}
 PIPELINES=${PIPELINES:-"1 16"}
+TESTS=${TESTS:-"set,get,incr,mset"}
+TARGETS=${TARGETS:-"redis redis-fsync tanli-1 tanli-3"}
 HOST=127.0.0.1
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 TANLI=${TANLI_SERVER_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/tanli-server}
 READY_TIMEOUT_S=30
 BENCH_TIMEOUT_S=900
+CLI_TIMEOUT_S=10
 
-for tool in redis-server redis-cli redis-benchmark; do
+for tool in redis-server redis-cli redis-benchmark timeout; do
     command -v "$tool" >/dev/null || { echo "error: $tool not found (apt-get install redis-tools redis-server)" >&2; exit 1; }
 done
-[[ -x $TANLI ]] || { echo "error: no tanli-server at $TANLI; run: cargo build --release --bins" >&2; exit 1; }
+if [[ $TARGETS == *tanli* && ! -x $TANLI ]]; then
+    echo "error: no tanli-server at $TANLI; run: cargo build --release --bins" >&2
+    exit 1
+fi
+[[ $VALUE_SIZE =~ ^[1-9][0-9]*$ ]] || { echo "error: VALUE_SIZE must be a positive number" >&2; exit 1; }
+
+# The tests, in order: built-in redis-benchmark tests (-t) and the custom MSET.
+BUILTIN=()
+WANT_MSET=0
+IFS=, read -r -a wanted <<<"$TESTS"
+for t in "${wanted[@]}"; do
+    case ${t,,} in
+        set | get | incr) BUILTIN+=("${t,,}") ;;
+        mset) WANT_MSET=1 ;;
+        *) echo "error: unknown test '$t' in TESTS (set, get, incr, mset)" >&2; exit 1 ;;
+    esac
+done
+TEST_NAMES=()
+for t in "${BUILTIN[@]}"; do TEST_NAMES+=("${t^^}"); done
+((WANT_MSET)) && TEST_NAMES+=(MSET)
+((${#TEST_NAMES[@]})) || { echo "error: TESTS is empty" >&2; exit 1; }
+
+VALUE=$(head -c "$VALUE_SIZE" /dev/zero | tr '\0' x)
+MSET_CMD=(MSET)
+for _ in $(seq 10); do MSET_CMD+=("{k}:__rand_int__" "$VALUE"); done
 
 WORK=$(mktemp -d -t tanli-bench-XXXXXX)
 PIDS=()
@@ -81,6 +128,12 @@ wait_for() {
     done
 }
 
+cli() { # port args...
+    local port=$1
+    shift
+    timeout "$CLI_TIMEOUT_S" redis-cli -h "$HOST" -p "$port" "$@"
+}
+
 start_redis() { # name port extra-args...
     local name=$1 port=$2
     shift 2
@@ -88,11 +141,11 @@ start_redis() { # name port extra-args...
     redis-server --bind "$HOST" --port "$port" --dir "$WORK/$name" --save '' \
         --daemonize no --logfile "$WORK/$name/redis.log" "$@" &
     PIDS+=($!)
-    wait_for "$name on port $port" redis-cli -h "$HOST" -p "$port" PING
+    wait_for "$name on port $port" cli "$port" PING
 }
 
 is_leader() { # port
-    redis-cli -h "$HOST" -p "$1" INFO raft | grep -q '^shard1_role:leader'
+    cli "$1" INFO raft | grep -q '^shard1_role:leader'
 }
 
 # Starts a tanli node in the background; its ready line goes to $WORK/<name>/out.
@@ -111,113 +164,200 @@ ready_port() { # name
     sed -n 's/^tanli ready .*resp=[^ ]*:\([0-9]*\) .*/\1/p' "$WORK/$1/out" | head -1
 }
 
-declare -A OPS P50 P99
-TARGETS=()
-
-# Runs the benchmark against one target; records results under "<target>|<test>|<pipeline>".
-bench() { # target port
-    local target=$1 port=$2 pipeline test rps avg min p50 p95 p99 max
-    TARGETS+=("$target")
-    for pipeline in $PIPELINES; do
-        echo "  $target -P $pipeline ..." >&2
-        if ! timeout "$BENCH_TIMEOUT_S" redis-benchmark -h "$HOST" -p "$port" -t set,get \
-            -c "$CLIENTS" -n "$REQUESTS" -r "$KEYSPACE" -P "$pipeline" --csv \
-            >"$WORK/bench.csv" 2>"$WORK/bench.err"; then
-            echo "error: redis-benchmark against $target failed:" >&2
-            cat "$WORK/bench.csv" "$WORK/bench.err" >&2
+# Sends each test's command once and stops the run on an error reply (e.g. -CROSSSLOT), since
+# redis-benchmark would count error replies as answers.
+check_commands() { # target port
+    local target=$1 port=$2 test reply
+    for test in "${TEST_NAMES[@]}"; do
+        case $test in
+            SET) reply=$(cli "$port" SET bench:check "$VALUE") ;;
+            GET) reply=$(cli "$port" GET bench:check) ;;
+            INCR) reply=$(cli "$port" INCR bench:counter) ;;
+            MSET) reply=$(cli "$port" MSET "{k}:a" "$VALUE" "{k}:b" "$VALUE") ;;
+        esac
+        if [[ $reply == *ERR* || $reply == *CROSSSLOT* || $reply == *MOVED* || $reply == *TRYAGAIN* || $reply == *CLUSTERDOWN* ]]; then
+            echo "error: $target answers $test with: $reply" >&2
             exit 1
         fi
-        while IFS=, read -r test rps avg min p50 p95 p99 max; do
-            [[ $test == test ]] && continue
-            OPS["$target|$test|$pipeline"]=$rps
-            P50["$target|$test|$pipeline"]=$p50
-            P99["$target|$test|$pipeline"]=$p99
-        done < <(tr -d '"' <"$WORK/bench.csv")
     done
+    cli "$port" DEL bench:check bench:counter "{k}:a" "{k}:b" >/dev/null
 }
 
-echo "redis-benchmark -t set,get -c $CLIENTS -n $REQUESTS -r $KEYSPACE, pipelines: $PIPELINES" >&2
+declare -A OPS P50 P99 ERRORS
+RAN=()
 
-echo "redis (appendonly no)" >&2
-free_port
-start_redis redis "$PORT" --appendonly no
-bench redis "$PORT"
-stop_all
-
-echo "redis (appendonly yes, appendfsync always)" >&2
-free_port
-start_redis redis-fsync "$PORT" --appendonly yes --appendfsync always
-bench redis-fsync "$PORT"
-stop_all
-
-echo "tanli, 1 node" >&2
-start_tanli tanli-1 --port 0 --cluster-port 0
-port=$(ready_port tanli-1)
-wait_for "tanli-1 to lead its shard" is_leader "$port"
-bench tanli-1 "$port"
-stop_all
-
-echo "tanli, 3 nodes (against the leader)" >&2
-# Node 1 bootstraps a cluster with one data shard (so one node leads every key, as the
-# non-cluster-mode benchmark needs); nodes 2 and 3 join it and receive replicas of every shard.
-declare -a RESP BUS
-for id in 1 2 3; do
-    free_port
-    RESP[id]=$PORT
-    free_port
-    BUS[id]=$PORT
-done
-start_tanli tanli-3-n1 --port "${RESP[1]}" --cluster-port "${BUS[1]}" --initial-shards 1
-ready_port tanli-3-n1 >/dev/null
-for id in 2 3; do
-    start_tanli "tanli-3-n$id" --port "${RESP[id]}" --cluster-port "${BUS[id]}" \
-        --join "$HOST:${BUS[1]}"
-done
-for id in 2 3; do
-    ready_port "tanli-3-n$id" >/dev/null
-done
-# Every node holds a replica of shard 1 once it lists the shard in INFO raft.
-hosts_shard1() { # port
-    redis-cli -h "$HOST" -p "$1" INFO raft | grep -q '^shard1_role:'
+# Error replies the server has sent so far: redis's INFO counter, or the sum of tanli's error
+# counters of the benchmarked commands on its admin port ($2: host:port; redis-benchmark's own
+# CONFIG GET, which tanli refuses, is left out); "?" when unknown.
+error_replies() { # port [admin]
+    if [[ -n ${2:-} ]]; then
+        command -v curl >/dev/null || { echo "?"; return; }
+        timeout "$CLI_TIMEOUT_S" curl -sf "http://$2/metrics" |
+            awk '/^tanli_command_errors_total\{command="(set|get|incr|mset)"\}/ { n += $NF }
+                END { print n + 0 }' || echo "?"
+    else
+        cli "$1" INFO stats | tr -d '\r' | sed -n 's/^total_error_replies://p' | grep . || echo "?"
+    fi
 }
-for id in 1 2 3; do
-    wait_for "tanli-3-n$id to hold a replica of shard 1" hosts_shard1 "${RESP[id]}"
-done
-leader_port=""
-deadline=$((SECONDS + READY_TIMEOUT_S))
-while [[ -z $leader_port ]]; do
-    for id in 1 2 3; do
-        if is_leader "${RESP[id]}" 2>/dev/null; then
-            leader_port=${RESP[id]}
+
+# Runs redis-benchmark with "$@" and records its CSV rows under "<target>|<test>|<pipeline>";
+# a row whose test starts with "MSET" is recorded as MSET (a custom command's title is the
+# whole command line).
+run_benchmark() { # target port pipeline redis-benchmark-args...
+    local target=$1 port=$2 pipeline=$3 test rps avg min p50 p95 p99 max
+    shift 3
+    if ! timeout "$BENCH_TIMEOUT_S" redis-benchmark -h "$HOST" -p "$port" -c "$CLIENTS" \
+        -n "$REQUESTS" -r "$KEYSPACE" -P "$pipeline" --csv "$@" \
+        >"$WORK/bench.csv" 2>"$WORK/bench.err"; then
+        echo "error: redis-benchmark against $target failed:" >&2
+        cat "$WORK/bench.csv" "$WORK/bench.err" >&2
+        exit 1
+    fi
+    while IFS=, read -r test rps avg min p50 p95 p99 max; do
+        [[ $test == test ]] && continue
+        [[ $test == MSET* ]] && test=MSET
+        OPS["$target|$test|$pipeline"]=$rps
+        P50["$target|$test|$pipeline"]=$p50
+        P99["$target|$test|$pipeline"]=$p99
+    done < <(tr -d '"' <"$WORK/bench.csv")
+}
+
+# Runs every test at every pipeline depth against one target.
+bench() { # target port [admin]
+    local target=$1 port=$2 admin=${3:-} pipeline tests before after
+    RAN+=("$target")
+    check_commands "$target" "$port"
+    before=$(error_replies "$port" "$admin")
+    tests=$(
+        IFS=,
+        echo "${BUILTIN[*]}"
+    )
+    for pipeline in $PIPELINES; do
+        echo "  $target -P $pipeline ..." >&2
+        if ((${#BUILTIN[@]})); then
+            run_benchmark "$target" "$port" "$pipeline" -d "$VALUE_SIZE" -t "$tests"
+        fi
+        if ((WANT_MSET)); then
+            run_benchmark "$target" "$port" "$pipeline" "${MSET_CMD[@]}"
         fi
     done
-    if [[ -z $leader_port ]]; then
-        ((SECONDS < deadline)) || { echo "error: no tanli leader elected" >&2; exit 1; }
-        sleep 0.1
+    after=$(error_replies "$port" "$admin")
+    if [[ $before == "?" || $after == "?" ]]; then
+        ERRORS[$target]="?"
+    else
+        ERRORS[$target]=$((after - before))
     fi
+}
+
+# A node's admin address from its ready line.
+admin_addr() { # name
+    sed -n 's/^tanli ready .*admin=\([^ ]*\).*/\1/p' "$WORK/$1/out" | head -1
+}
+
+start_tanli_3() { # sets LEADER_PORT and LEADER_NAME
+    # Node 1 bootstraps a cluster with one data shard (so one node leads every key, as the
+    # non-cluster-mode benchmark needs); nodes 2 and 3 join it and receive replicas of every shard.
+    local -a resp bus
+    local id
+    for id in 1 2 3; do
+        free_port
+        resp[id]=$PORT
+        free_port
+        bus[id]=$PORT
+    done
+    start_tanli tanli-3-n1 --port "${resp[1]}" --cluster-port "${bus[1]}" --initial-shards 1
+    ready_port tanli-3-n1 >/dev/null
+    for id in 2 3; do
+        start_tanli "tanli-3-n$id" --port "${resp[id]}" --cluster-port "${bus[id]}" \
+            --join "$HOST:${bus[1]}"
+    done
+    for id in 2 3; do
+        ready_port "tanli-3-n$id" >/dev/null
+    done
+    # Every node holds a replica of shard 1 once it lists the shard in INFO raft.
+    hosts_shard1() { # port
+        cli "$1" INFO raft | grep -q '^shard1_role:'
+    }
+    for id in 1 2 3; do
+        wait_for "tanli-3-n$id to hold a replica of shard 1" hosts_shard1 "${resp[id]}"
+    done
+    LEADER_PORT=""
+    LEADER_NAME=""
+    local deadline=$((SECONDS + READY_TIMEOUT_S))
+    while [[ -z $LEADER_PORT ]]; do
+        for id in 1 2 3; do
+            if is_leader "${resp[id]}" 2>/dev/null; then
+                LEADER_PORT=${resp[id]}
+                LEADER_NAME=tanli-3-n$id
+            fi
+        done
+        if [[ -z $LEADER_PORT ]]; then
+            ((SECONDS < deadline)) || { echo "error: no tanli leader elected" >&2; exit 1; }
+            sleep 0.1
+        fi
+    done
+}
+
+load() { sed 's/.*load average/load average/' < <(uptime); }
+
+echo "redis-benchmark -c $CLIENTS -n $REQUESTS -r $KEYSPACE -d $VALUE_SIZE, tests: ${TEST_NAMES[*]}, pipelines: $PIPELINES" >&2
+echo "$(nproc) cpus, before: $(load)" >&2
+
+for target in $TARGETS; do
+    case $target in
+        redis)
+            echo "redis (appendonly no)" >&2
+            free_port
+            start_redis redis "$PORT" --appendonly no
+            bench redis "$PORT"
+            ;;
+        redis-fsync)
+            echo "redis (appendonly yes, appendfsync always)" >&2
+            free_port
+            start_redis redis-fsync "$PORT" --appendonly yes --appendfsync always
+            bench redis-fsync "$PORT"
+            ;;
+        tanli-1)
+            echo "tanli, 1 node" >&2
+            start_tanli tanli-1 --port 0 --cluster-port 0
+            port=$(ready_port tanli-1)
+            wait_for "tanli-1 to lead its shard" is_leader "$port"
+            bench tanli-1 "$port" "$(admin_addr tanli-1)"
+            ;;
+        tanli-3)
+            echo "tanli, 3 nodes (against the leader)" >&2
+            start_tanli_3
+            bench tanli-3-leader "$LEADER_PORT" "$(admin_addr "$LEADER_NAME")"
+            ;;
+        *) echo "error: unknown target '$target' (redis, redis-fsync, tanli-1, tanli-3)" >&2; exit 1 ;;
+    esac
+    stop_all
 done
-bench tanli-3-leader "$leader_port"
-stop_all
+echo "after: $(load)" >&2
 
 ratio() { # tanli-ops redis-ops
     awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'
 }
 
 echo
-printf '%-15s %-4s %8s %12s %8s %8s %14s %14s\n' \
+printf '%-15s %-5s %8s %12s %8s %8s %12s %12s\n' \
     target test pipeline "ops/s" "p50 ms" "p99 ms" "tanli/redis" "tanli/fsync"
-for target in "${TARGETS[@]}"; do
-    for test in SET GET; do
+for target in "${RAN[@]}"; do
+    for test in "${TEST_NAMES[@]}"; do
         for pipeline in $PIPELINES; do
             key="$target|$test|$pipeline"
             vs_redis="-"
             vs_fsync="-"
             if [[ $target == tanli* ]]; then
-                vs_redis=$(ratio "${OPS[$key]}" "${OPS[redis|$test|$pipeline]}")
-                vs_fsync=$(ratio "${OPS[$key]}" "${OPS[redis-fsync|$test|$pipeline]}")
+                vs_redis=$(ratio "${OPS[$key]:-0}" "${OPS[redis|$test|$pipeline]:-0}")
+                vs_fsync=$(ratio "${OPS[$key]:-0}" "${OPS[redis-fsync|$test|$pipeline]:-0}")
             fi
-            printf '%-15s %-4s %8s %12.0f %8s %8s %14s %14s\n' "$target" "$test" "$pipeline" \
-                "${OPS[$key]}" "${P50[$key]}" "${P99[$key]}" "$vs_redis" "$vs_fsync"
+            printf '%-15s %-5s %8s %12.0f %8s %8s %12s %12s\n' "$target" "$test" "$pipeline" \
+                "${OPS[$key]:-0}" "${P50[$key]:--}" "${P99[$key]:--}" "$vs_redis" "$vs_fsync"
         done
     done
+done
+echo
+for target in "${RAN[@]}"; do
+    echo "$target: ${ERRORS[$target]} error replies during the benchmark"
 done

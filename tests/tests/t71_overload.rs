@@ -70,7 +70,7 @@ fn well_behaved(addr: SocketAddr, length: Duration, tag: &str) -> Observed {
                 let mut n = 0u64;
                 while Instant::now() < end {
                     let key = format!("calm:{tag}:{i}:{}", n % 64);
-                    let mut cmd = if n % 2 == 0 {
+                    let mut cmd = if n.is_multiple_of(2) {
                         let mut c = redis::cmd("SET");
                         c.arg(&key).arg(n);
                         c
