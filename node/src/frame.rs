@@ -43,6 +43,21 @@ pub struct RequestDecoder {
     limits: RequestLimits,
     /// Where the bytes buffered but not yet decoded are published (a client's `qbuf`).
     buffered: Option<Arc<AtomicUsize>>,
+    /// How far the incomplete request at the start of the buffer has been checked, so a request
+    /// arriving in many small pieces is scanned once in all rather than once per piece (which
+    /// would cost CPU growing with the square of its size).
+    scanned: Scanned,
+}
+
+/// Progress through the incomplete request at the start of the buffer.
+#[derive(Debug, Clone, Copy, Default)]
+enum Scanned {
+    #[default]
+    Nothing,
+    /// An array: the offset where its next element starts, and how many elements precede it.
+    Array { pos: usize, done: i64 },
+    /// An inline line: bytes already known to hold no newline.
+    Inline(usize),
 }
 
 impl RequestDecoder {
@@ -50,6 +65,7 @@ impl RequestDecoder {
         RequestDecoder {
             limits,
             buffered: None,
+            scanned: Scanned::Nothing,
         }
     }
 
@@ -83,15 +99,30 @@ fn header_line(buf: &[u8], from: usize, what: &str) -> Result<Option<(i64, usize
 }
 
 impl RequestDecoder {
-    /// The length of the complete array at the start of `buf`, `Ok(None)` while incomplete.
-    fn scan_array(&self, buf: &[u8]) -> Result<Option<(usize, i64)>, ProtocolError> {
-        let Some((count, mut pos)) = header_line(buf, 1, "multibulk")? else {
+    /// The length of the complete array at the start of `buf`, `Ok(None)` while incomplete
+    /// (remembering how far it got, to resume there when more bytes arrive).
+    fn scan_array(&mut self, buf: &[u8]) -> Result<Option<(usize, i64)>, ProtocolError> {
+        let found = self.scan_array_from(buf);
+        if !matches!(found, Ok(None)) {
+            self.scanned = Scanned::Nothing;
+        }
+        found
+    }
+
+    fn scan_array_from(&mut self, buf: &[u8]) -> Result<Option<(usize, i64)>, ProtocolError> {
+        let Some((count, header_end)) = header_line(buf, 1, "multibulk")? else {
             return Ok(None);
         };
         if count > self.limits.array_len_max as i64 {
             return Err(invalid("invalid multibulk length"));
         }
-        for _ in 0..count.max(0) {
+        let (mut pos, done) = match self.scanned {
+            Scanned::Array { pos, done } => (pos, done),
+            _ => (header_end, 0),
+        };
+        for i in done..count.max(0) {
+            // Elements before `i` are complete and checked.
+            self.scanned = Scanned::Array { pos, done: i };
             let Some(&tag) = buf.get(pos) else {
                 return Ok(None);
             };
@@ -118,13 +149,23 @@ impl RequestDecoder {
         Ok(Some((pos, count)))
     }
 
-    fn inline(&self, buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
-        let Some(nl) = buf.iter().position(|&b| b == b'\n') else {
+    fn inline(&mut self, buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+        let from = match self.scanned {
+            Scanned::Inline(n) => n.min(buf.len()),
+            _ => 0,
+        };
+        let Some(nl) = buf[from..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map(|i| from + i)
+        else {
             if buf.len() > self.limits.inline_bytes_max {
                 return Err(invalid("too big inline request"));
             }
+            self.scanned = Scanned::Inline(buf.len());
             return Ok(None);
         };
+        self.scanned = Scanned::Nothing;
         if nl > self.limits.inline_bytes_max {
             return Err(invalid("too big inline request"));
         }
@@ -251,6 +292,42 @@ mod tests {
         assert!(d.decode(&mut buf).expect("ok").is_none());
         buf.extend_from_slice(b"T\r\n$1\r\nk\r\n");
         assert_eq!(d.decode(&mut buf).expect("ok").map(|v| v.len()), Some(2));
+    }
+
+    /// A request arriving a byte at a time decodes to the same arguments (the scan resumes
+    /// where it stopped), inline lines too, and the next request starts afresh.
+    #[test]
+    fn requests_arriving_byte_by_byte_resume_their_scan() {
+        let mut d = RequestDecoder::new(RequestLimits {
+            bulk_bytes_max: 1 << 10,
+            array_len_max: 1 << 10,
+            inline_bytes_max: 1 << 10,
+            request_bytes_max: 1 << 20,
+        });
+        let args: Vec<String> = (0..300).map(|i| format!("arg{i}")).collect();
+        let mut wire = format!("*{}\r\n", args.len() + 1).into_bytes();
+        wire.extend_from_slice(b"$4\r\nMSET\r\n");
+        for a in &args {
+            wire.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
+        }
+        wire.extend_from_slice(b"SET k v\r\n*1\r\n$4\r\nPING\r\n");
+        let mut buf = BytesMut::new();
+        let mut got = Vec::new();
+        for &b in &wire {
+            buf.extend_from_slice(&[b]);
+            while let Some(req) = d.decode(&mut buf).expect("valid input") {
+                got.push(req);
+            }
+        }
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0].len(), 301);
+        assert_eq!(got[0][300], Bytes::from("arg299"));
+        assert_eq!(
+            got[1],
+            vec![Bytes::from("SET"), Bytes::from("k"), Bytes::from("v")]
+        );
+        assert_eq!(got[2], vec![Bytes::from("PING")]);
+        assert!(buf.is_empty());
     }
 
     #[test]
