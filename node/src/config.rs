@@ -434,7 +434,7 @@ mod tests {
     #[test]
     fn admission_bounds_come_from_flags_and_an_admission_table() {
         let c = Config::resolve(args(&[])).expect("config");
-        assert_eq!(c.admission.inflight_high_watermark, 128);
+        assert_eq!(c.admission.inflight_high_watermark, 32);
         assert_eq!(
             c.admission.idle_timeout, None,
             "as Redis: idle clients stay"

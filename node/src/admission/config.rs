@@ -94,7 +94,7 @@ impl AdmissionConfig {
         }
         let ms = Duration::from_millis;
         let c = AdmissionConfig {
-            inflight_high_watermark: get!(inflight_high_watermark, 128),
+            inflight_high_watermark: get!(inflight_high_watermark, 32),
             inflight_max: get!(inflight_max, 32_768),
             hot_factor: get!(hot_factor, 4.0),
             rate_half_life: ms(get!(rate_half_life_ms, 1_000)),
