@@ -118,7 +118,11 @@ pub async fn read(node: Arc<Node>, cmd: ReadCmd, stale_ok: bool, asking: bool) -
                     return redirect(&topo, Some(slot), e).to_reply();
                 }
             }
-            reply_of(cmd.execute(&shard.reader, &ctx))
+            if cmd.needs_view() {
+                reply_of(shard.reader.with_view(|view| cmd.execute(view, &ctx)))
+            } else {
+                reply_of(cmd.execute(&shard.reader, &ctx))
+            }
         }
         Ok(Target::Keyless) => {
             let Some(map) = topo.map.clone() else {

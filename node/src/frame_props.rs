@@ -14,7 +14,7 @@ use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 use tokio_util::codec::Decoder;
 
-use crate::cmd::{self, table::TABLE};
+use crate::cmd::{self, table::table};
 use crate::frame::{RequestDecoder, RequestLimits};
 use crate::reply::Reply;
 
@@ -104,8 +104,8 @@ fn resp(args: &[Vec<u8>]) -> Vec<u8> {
 
 /// Every command name in the table; a subcommand as its two words (`CLIENT`, `SETNAME`).
 fn command_names() -> Vec<Vec<Vec<u8>>> {
-    TABLE
-        .iter()
+    table()
+        .iter().copied()
         .flat_map(|s| std::iter::once(s).chain(s.subcommands.iter()))
         .map(|s| s.name.split('|').map(|w| w.as_bytes().to_vec()).collect())
         .collect()

@@ -22,7 +22,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use crate::cmd::table::TABLE;
+use crate::cmd::table::table;
 use crate::reply::Reply;
 use crate::server::Node;
 
@@ -178,7 +178,7 @@ impl Metrics {
             commands: Family::default(),
             command_errors: Family::default(),
             command_duration: Family::new_with_constructor(latency_histogram as fn() -> Histogram),
-            series: (0..=TABLE.len()).map(|_| OnceLock::new()).collect(),
+            series: (0..=table().len()).map(|_| OnceLock::new()).collect(),
             moves_in_flight: Gauge::default(),
             connections: Gauge::default(),
             shed: Family::default(),
@@ -328,7 +328,7 @@ impl Metrics {
     fn series(&self, index: usize) -> &CommandSeries {
         self.series[index].get_or_init(|| {
             let labels = CommandLabels {
-                command: TABLE.get(index).map_or(UNKNOWN_COMMAND, |s| s.name),
+                command: table().get(index).map_or(UNKNOWN_COMMAND, |s| s.name),
             };
             CommandSeries {
                 count: self.commands.get_or_create_owned(&labels),
@@ -447,15 +447,15 @@ fn is_redirect(error: &str) -> bool {
     error.starts_with("MOVED ") || error.starts_with("ASK ")
 }
 
-/// The command table's index of `name` (any case), or `TABLE.len()` for a name it lacks.
+/// The command table's index of `name` (any case), or `table().len()` for a name it lacks.
 /// The command-table index of a command whose first word is `name`; the table's length for an
 /// unknown command.
 pub fn command_index(name: &[u8]) -> usize {
     static INDEX: OnceLock<HashMap<&'static str, usize>> = OnceLock::new();
-    let index = INDEX.get_or_init(|| TABLE.iter().enumerate().map(|(i, s)| (s.name, i)).collect());
+    let index = INDEX.get_or_init(|| table().iter().copied().enumerate().map(|(i, s)| (s.name, i)).collect());
     let mut buf = [0u8; COMMAND_NAME_BYTES_MAX];
     let Some(lower) = buf.get_mut(..name.len()) else {
-        return TABLE.len();
+        return table().len();
     };
     for (l, b) in lower.iter_mut().zip(name) {
         *l = b.to_ascii_lowercase();
@@ -463,18 +463,18 @@ pub fn command_index(name: &[u8]) -> usize {
     std::str::from_utf8(lower)
         .ok()
         .and_then(|n| index.get(n).copied())
-        .unwrap_or(TABLE.len())
+        .unwrap_or(table().len())
 }
 
 /// The name of command-table index `index` ([`UNKNOWN_COMMAND`] past the table).
 pub fn command_name(index: usize) -> &'static str {
-    TABLE.get(index).map_or(UNKNOWN_COMMAND, |s| s.name)
+    table().get(index).map_or(UNKNOWN_COMMAND, |s| s.name)
 }
 
 /// The `command` label of a command whose first word is `name`: its lower-case table name, or
 /// [`UNKNOWN_COMMAND`], so clients cannot mint label values.
 pub fn command_label(name: &[u8]) -> &'static str {
-    TABLE
+    table()
         .get(command_index(name))
         .map_or(UNKNOWN_COMMAND, |s| s.name)
 }
@@ -494,7 +494,7 @@ mod tests {
         assert_eq!(command_label(&[0xff, 0xfe]), UNKNOWN_COMMAND);
         // Subcommands are not labels of their own: `client|id` is not a first word.
         assert_eq!(command_label(b"client|id"), UNKNOWN_COMMAND);
-        let longest = TABLE.iter().map(|s| s.name.len()).max().unwrap_or(0);
+        let longest = table().iter().copied().map(|s| s.name.len()).max().unwrap_or(0);
         assert!(longest <= COMMAND_NAME_BYTES_MAX);
     }
 

@@ -1,7 +1,8 @@
 //! Encodings of everything storage persists. Every value starts with a format version byte.
 //!
 //! Records (the hot path) use a fixed layout: `version:u8 kind:u8 flags:u8 [expire_at_ms:u64 BE]
-//! data…` (flag bit 0: has expiry). Everything else is `version:u8` + postcard.
+//! [stamp:u64 BE] data…` (flag bit 0: has expiry; bit 1: has stamp). Everything else is
+//! `version:u8` + postcard.
 
 use serde::{de::DeserializeOwned, Serialize};
 
@@ -11,17 +12,20 @@ use crate::StorageError;
 const RECORD_V1: u8 = 1;
 const POSTCARD_V1: u8 = 1;
 const HAS_EXPIRY: u8 = 1;
+const HAS_STAMP: u8 = 2;
 
 pub fn encode_record(r: &Record) -> Vec<u8> {
-    let mut out = Vec::with_capacity(11 + r.data.len());
+    let mut out = Vec::with_capacity(19 + r.data.len());
     out.push(RECORD_V1);
     out.push(r.kind as u8);
-    match r.expire_at_ms {
-        Some(at) => {
-            out.push(HAS_EXPIRY);
-            out.extend_from_slice(&at.to_be_bytes());
-        }
-        None => out.push(0),
+    let flags = if r.expire_at_ms.is_some() { HAS_EXPIRY } else { 0 }
+        | if r.stamp != 0 { HAS_STAMP } else { 0 };
+    out.push(flags);
+    if let Some(at) = r.expire_at_ms {
+        out.extend_from_slice(&at.to_be_bytes());
+    }
+    if r.stamp != 0 {
+        out.extend_from_slice(&r.stamp.to_be_bytes());
     }
     out.extend_from_slice(&r.data);
     out
@@ -39,17 +43,30 @@ pub fn decode_record(b: &[u8]) -> Result<Record, StorageError> {
         return Err(corrupt(&format!("unknown record version {}", b[0])));
     }
     let kind = Kind::from_byte(b[1]).ok_or_else(|| corrupt(&format!("unknown kind {}", b[1])))?;
-    let (expire_at_ms, rest) = if b[2] & HAS_EXPIRY != 0 {
-        let at = b.get(3..11).ok_or_else(|| corrupt("truncated expiry"))?;
-        let at = u64::from_be_bytes(at.try_into().map_err(|_| corrupt("expiry"))?);
-        (Some(at), &b[11..])
-    } else {
-        (None, &b[3..])
+    if b[2] & !(HAS_EXPIRY | HAS_STAMP) != 0 {
+        return Err(corrupt(&format!("unknown flags {:#x}", b[2])));
+    }
+    let mut rest = &b[3..];
+    let mut field = |name: &str| -> Result<u64, StorageError> {
+        let (v, tail) = rest
+            .split_first_chunk::<8>()
+            .ok_or_else(|| corrupt(&format!("truncated {name}")))?;
+        rest = tail;
+        Ok(u64::from_be_bytes(*v))
+    };
+    let expire_at_ms = match b[2] & HAS_EXPIRY {
+        0 => None,
+        _ => Some(field("expiry")?),
+    };
+    let stamp = match b[2] & HAS_STAMP {
+        0 => 0,
+        _ => field("stamp")?,
     };
     Ok(Record {
         kind,
         expire_at_ms,
         data: rest.to_vec(),
+        stamp,
     })
 }
 
@@ -94,6 +111,17 @@ mod tests {
                 kind: Kind::String,
                 expire_at_ms: Some(1_700_000_000_000),
                 data: vec![],
+                stamp: 0,
+            },
+            Record {
+                kind: Kind::ZSet,
+                expire_at_ms: Some(5),
+                data: vec![1, 2],
+                stamp: 77,
+            },
+            Record {
+                stamp: 1,
+                ..Record::string(b"x".to_vec())
             },
         ] {
             assert_eq!(decode_record(&encode_record(&r)).expect("decode"), r);
@@ -107,6 +135,8 @@ mod tests {
         assert!(decode_record(&[2, 0, 0]).is_err());
         assert!(decode_record(&[1, 9, 0]).is_err());
         assert!(decode_record(&[1, 0, 1, 0]).is_err());
+        assert!(decode_record(&[1, 0, 2, 0, 0]).is_err());
+        assert!(decode_record(&[1, 0, 4]).is_err());
     }
 
     #[test]

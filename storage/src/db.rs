@@ -334,15 +334,15 @@ impl Store {
             .map_err(db_err)
     }
 
-    /// Deletes everything this node holds of `shard` (log, vote, applied state, records, expiry
-    /// index, peer record, snapshot image) in one synced batch. Only for a replica that is no
+    /// Deletes everything this node holds of `shard` (log, vote, applied state, records,
+    /// collection elements, expiry index, peer record, snapshot image) in one synced batch. Only for a replica that is no
     /// longer a member of its group, and whose Raft is stopped.
     pub fn drop_replica(&self, shard: u64) -> Result<(), StorageError> {
         let mut batch = rocksdb::WriteBatch::default();
         let (start, end) = keys::shard_meta_range(shard);
         batch.delete_range_cf(self.cf(keys::CF_META)?, &start[..], &end[..]);
         let (start, end) = keys::shard_range(shard);
-        for cf in [keys::CF_LOG, keys::CF_DATA, keys::CF_EXPIRY] {
+        for cf in [keys::CF_LOG, keys::CF_DATA, keys::CF_EXPIRY, keys::CF_SUB] {
             batch.delete_range_cf(self.cf(cf)?, &start[..], &end[..]);
         }
         let mut wo = rocksdb::WriteOptions::default();

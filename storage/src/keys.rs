@@ -1,6 +1,6 @@
 //! The whole on-disk key layout of a node's RocksDB.
 //!
-//! Four column families, every key big-endian so byte order is numeric order:
+//! Five column families, every key big-endian so byte order is numeric order:
 //!
 //! | CF       | key                                                   | value                     |
 //! |----------|-------------------------------------------------------|---------------------------|
@@ -9,6 +9,25 @@
 //! | `log`    | `shard:u64 index:u64`                                 | versioned postcard entry  |
 //! | `data`   | `shard:u64 slot:u16 hash:u64 user_key`                | record (`codec.rs`)       |
 //! | `expiry` | `shard:u64 expire_at_ms:u64 slot:u16 hash:u64 user_key`| empty                    |
+//! | `sub`    | `shard:u64 slot:u16 version:u64 tag:u8 member`         | element value (raw bytes) |
+//!
+//! A key's record in `data` is its string value or, for a hash, list, set or sorted set, its
+//! metadata (`kv::CollMeta`: version, length, list head). The elements are `sub` entries named by
+//! the instance's version, which the shard never reuses (log index << 20 | a counter within the
+//! entry), so they need not repeat the user key, and a deleted or overwritten collection's
+//! leftovers could never be mistaken for a new instance's. Per kind:
+//!
+//! | kind   | tag | member                                   | value          |
+//! |--------|-----|------------------------------------------|----------------|
+//! | hash   | 0   | field                                    | field value    |
+//! | set    | 0   | member                                   | empty          |
+//! | list   | 0   | index:u64 BE (head..head+len, start 2^63) | element        |
+//! | zset   | 0   | member                                   | score (8 bytes, see `node::cmd::zset`) |
+//! | zset   | 1   | sortable score (8 bytes) + member        | empty          |
+//!
+//! An instance's entries are one range (`sub_instance_range`); deleting a big collection is one
+//! range deletion, its entries reclaimed by compaction in the background. A slot's entries are
+//! one range too, so a slot is still contiguous in every column family.
 //!
 //! Why this order: a shard's log is one contiguous range (purge and truncate are one
 //! `delete_range`); a shard's data is one range (snapshot build/install, drop a replica), and
@@ -23,7 +42,8 @@ pub const CF_META: &str = "meta";
 pub const CF_LOG: &str = "log";
 pub const CF_DATA: &str = "data";
 pub const CF_EXPIRY: &str = "expiry";
-pub const ALL_CFS: [&str; 4] = [CF_META, CF_LOG, CF_DATA, CF_EXPIRY];
+pub const CF_SUB: &str = "sub";
+pub const ALL_CFS: [&str; 5] = [CF_META, CF_LOG, CF_DATA, CF_EXPIRY, CF_SUB];
 
 pub const NODE_ID: &[u8] = b"node/id";
 pub const NODE_CLUSTER: &[u8] = b"node/cluster";
@@ -140,6 +160,35 @@ pub fn expiry_parts(shard: ShardId, key: &[u8]) -> Option<(u64, &[u8])> {
     Some((at, &key[26..]))
 }
 
+/// Bytes of a `sub` key before the member: shard, slot, version, tag.
+pub const SUB_PREFIX_LEN: usize = 19;
+
+/// The start of space `tag` of instance `version` of `user_key`: its members follow.
+pub fn sub_prefix(shard: ShardId, user_key: &[u8], version: u64, tag: u8) -> [u8; SUB_PREFIX_LEN] {
+    let slot = tanli_router::slot_of(user_key);
+    let mut k = [0u8; SUB_PREFIX_LEN];
+    k[..8].copy_from_slice(&shard.to_be_bytes());
+    k[8..10].copy_from_slice(&slot.to_be_bytes());
+    k[10..18].copy_from_slice(&version.to_be_bytes());
+    k[18] = tag;
+    k
+}
+
+pub fn sub(shard: ShardId, user_key: &[u8], version: u64, tag: u8, member: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(SUB_PREFIX_LEN + member.len());
+    k.extend_from_slice(&sub_prefix(shard, user_key, version, tag));
+    k.extend_from_slice(member);
+    k
+}
+
+/// `[version, version+1)` of `user_key`'s slot: every sub entry of one collection instance, all
+/// tags. Versions are below `u64::MAX` (a log index shifted by 20 bits), so `+ 1` never wraps.
+pub fn sub_instance_range(shard: ShardId, user_key: &[u8], version: u64) -> (Vec<u8>, Vec<u8>) {
+    let start = sub_prefix(shard, user_key, version, 0)[..18].to_vec();
+    let end = sub_prefix(shard, user_key, version.saturating_add(1), 0)[..18].to_vec();
+    (start, end)
+}
+
 /// `[0x10 shard, 0x10 shard+1)`: every per-shard record of one shard in the `meta` CF.
 pub fn shard_meta_range(shard: ShardId) -> ([u8; 9], Vec<u8>) {
     let mut start = [0u8; 9];
@@ -156,7 +205,7 @@ pub fn shard_meta_range(shard: ShardId) -> ([u8; 9], Vec<u8>) {
     (start, end)
 }
 
-/// `[shard, shard+1)`: every key of one shard in the `log`, `data` and `expiry` CFs.
+/// `[shard, shard+1)`: every key of one shard in the `log`, `data`, `expiry` and `sub` CFs.
 pub fn shard_range(shard: ShardId) -> ([u8; 8], Vec<u8>) {
     let start = shard.to_be_bytes();
     let end = match shard.checked_add(1) {
@@ -191,5 +240,13 @@ mod tests {
         assert!(d.as_slice() >= s.as_slice() && d.as_slice() < e.as_slice());
         assert_eq!(slot_range(3, 5).1, slot_range(3, 6).0);
         assert!(slot_range(3, 16383).1.as_slice() < shard_range(3).1.as_slice());
+        // Sub entries: one instance is one range, inside its slot and shard.
+        let m = sub(3, b"user:1", 9, 1, b"member");
+        assert_eq!(&m[..SUB_PREFIX_LEN], &sub_prefix(3, b"user:1", 9, 1)[..]);
+        let (s, e) = sub_instance_range(3, b"user:1", 9);
+        assert!(m.as_slice() >= s.as_slice() && m.as_slice() < e.as_slice());
+        assert!(sub(3, b"user:1", 10, 0, b"").as_slice() >= e.as_slice());
+        let (s, e) = slot_range(3, slot);
+        assert!(m.as_slice() >= s.as_slice() && m.as_slice() < e.as_slice());
     }
 }

@@ -5,6 +5,8 @@
 //! apply (through [`KvWrite`]), reads through a [`ShardRead`] taken after the read's consistency
 //! check. Unit tests of the command layer implement these traits in memory.
 
+use std::ops::Bound;
+
 use crate::dedup::{DedupPolicy, RequestId, Seen};
 use crate::StorageError;
 
@@ -13,6 +15,10 @@ use crate::StorageError;
 #[repr(u8)]
 pub enum Kind {
     String = 0,
+    Hash = 1,
+    List = 2,
+    Set = 3,
+    ZSet = 4,
 }
 
 impl Kind {
@@ -20,25 +26,39 @@ impl Kind {
     pub fn type_name(self) -> &'static str {
         match self {
             Kind::String => "string",
+            Kind::Hash => "hash",
+            Kind::List => "list",
+            Kind::Set => "set",
+            Kind::ZSet => "zset",
         }
     }
 
     pub fn from_byte(b: u8) -> Option<Kind> {
         match b {
             0 => Some(Kind::String),
+            1 => Some(Kind::Hash),
+            2 => Some(Kind::List),
+            3 => Some(Kind::Set),
+            4 => Some(Kind::ZSet),
             _ => None,
         }
     }
 }
 
-/// One stored value. `expire_at_ms` is in log time (milliseconds since the Unix epoch as stamped
-/// by the leader that proposed the write); a record whose `expire_at_ms <= now` is logically
-/// absent even while it is still on disk awaiting reclamation.
+/// One stored value: a string, or the metadata record of a collection (its [`CollMeta`] in
+/// `data`; the elements are sub-entries, see [`Sub`]). `expire_at_ms` is in log time
+/// (milliseconds since the Unix epoch as stamped by the leader that proposed the write); a record
+/// whose `expire_at_ms <= now` is logically absent even while it is still on disk awaiting
+/// reclamation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Record {
     pub kind: Kind,
     pub expire_at_ms: Option<u64>,
     pub data: Vec<u8>,
+    /// The log index of the write that last stored this record (0: written before stamps
+    /// existed). Set by the state machine on every `put`, whatever the caller passed: `WATCH`
+    /// compares it to see whether a key changed.
+    pub stamp: u64,
 }
 
 impl Record {
@@ -47,7 +67,26 @@ impl Record {
             kind: Kind::String,
             expire_at_ms: None,
             data,
+            stamp: 0,
         }
+    }
+
+    /// The metadata record of a collection of `kind` (not `Kind::String`), without expiry.
+    pub fn collection(kind: Kind, meta: &CollMeta) -> Record {
+        Record {
+            kind,
+            expire_at_ms: None,
+            data: meta.encode(),
+            stamp: 0,
+        }
+    }
+
+    /// The metadata of a collection record; `None` for a string or a malformed one.
+    pub fn coll_meta(&self) -> Option<CollMeta> {
+        if self.kind == Kind::String {
+            return None;
+        }
+        CollMeta::decode(&self.data)
     }
 
     /// True when the record is still visible at `now_ms`.
@@ -55,6 +94,67 @@ impl Record {
         self.expire_at_ms.is_none_or(|at| at > now_ms)
     }
 }
+
+/// What a collection's metadata record holds: its instance version, its number of elements, and
+/// for a list the index of its first element. Persisted as `version:u64 len:u64 head:u64`, all
+/// big-endian.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CollMeta {
+    /// Names this instance's sub-entries. A new collection gets a version no earlier instance in
+    /// the shard had ([`KvWrite::new_version`]), so a deleted one's leftovers are never seen.
+    pub version: u64,
+    /// Elements (fields, members, list items).
+    pub len: u64,
+    /// Lists: the index of the first element; elements sit at `head..head + len`.
+    pub head: u64,
+}
+
+impl CollMeta {
+    /// Where a new list's first element goes: the middle of the index space, so it can grow
+    /// 2^63 elements either way.
+    pub const LIST_START: u64 = 1 << 63;
+
+    pub fn new(version: u64) -> CollMeta {
+        CollMeta {
+            version,
+            len: 0,
+            head: CollMeta::LIST_START,
+        }
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(24);
+        for v in [self.version, self.len, self.head] {
+            out.extend_from_slice(&v.to_be_bytes());
+        }
+        out
+    }
+
+    pub fn decode(b: &[u8]) -> Option<CollMeta> {
+        if b.len() != 24 {
+            return None;
+        }
+        let at = |i: usize| u64::from_be_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
+        Some(CollMeta {
+            version: at(0),
+            len: at(8),
+            head: at(16),
+        })
+    }
+}
+
+/// One space of sub-entries of one collection instance: `tag` separates a sorted set's
+/// member-to-score entries from its score index; hashes, lists and sets use one tag. Members are
+/// ordered bytewise within a space.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sub<'a> {
+    pub key: &'a [u8],
+    pub version: u64,
+    pub tag: u8,
+}
+
+/// A range of members in a [`Sub`] space.
+pub type MemberRange<'a> = (Bound<&'a [u8]>, Bound<&'a [u8]>);
 
 /// One page of a `SCAN`. `next_cursor == 0` means the iteration is complete.
 #[derive(Debug, Clone, Default)]
@@ -70,6 +170,29 @@ pub trait KvRead {
     /// Number of records stored in this shard, including expired ones not yet reclaimed (what
     /// Redis's `DBSIZE` counts). O(1).
     fn record_count(&self) -> Result<u64, StorageError>;
+
+    /// The value of `member` in `sub`.
+    fn sub_get(&self, sub: Sub<'_>, member: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        let _ = (sub, member);
+        Err(no_sub_entries())
+    }
+
+    /// Up to `limit` `(member, value)` entries of `sub` with members in `range`, in member
+    /// order (`reverse`: descending).
+    fn sub_range(
+        &self,
+        sub: Sub<'_>,
+        range: MemberRange<'_>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+        let _ = (sub, range, reverse, limit);
+        Err(no_sub_entries())
+    }
+}
+
+fn no_sub_entries() -> StorageError {
+    StorageError::Db("this view reads no collection elements".into())
 }
 
 /// Writes, available only inside the state machine's apply. All writes of one apply batch land in
@@ -79,7 +202,23 @@ pub trait KvWrite: KvRead {
     /// Insert or replace. Maintains the expiry index and the record count.
     fn put(&mut self, key: &[u8], record: Record) -> Result<(), StorageError>;
     /// Remove; returns whether a record (live or expired) was there.
+    ///
+    /// Both `put` and `delete` drop the sub-entries of the collection a key held when the key
+    /// stops naming that instance (deleted, or replaced by a record of another kind or version):
+    /// a few entries are deleted one by one, a big collection with one range deletion that
+    /// compaction reclaims in the background, so deleting or expiring a key is cheap whatever
+    /// its size.
     fn delete(&mut self, key: &[u8]) -> Result<bool, StorageError>;
+    /// Removes `key`'s record but keeps its collection's elements, for a record moved to another
+    /// key of the same slot with the same version (`RENAME`): O(1) whatever the size.
+    fn detach(&mut self, key: &[u8]) -> Result<bool, StorageError>;
+    /// Sets `member` of `sub` to `value`.
+    fn sub_put(&mut self, sub: Sub<'_>, member: &[u8], value: &[u8]) -> Result<(), StorageError>;
+    /// Removes `member` of `sub` (absent: nothing happens).
+    fn sub_delete(&mut self, sub: Sub<'_>, member: &[u8]) -> Result<(), StorageError>;
+    /// A collection version no instance in this shard has had. Deterministic: derived from the
+    /// log index of the entry being applied.
+    fn new_version(&mut self) -> u64;
     /// Remove every record of this shard (`FLUSHDB`/`FLUSHALL`). The exactly-once table stays.
     fn clear(&mut self) -> Result<(), StorageError>;
     /// What the exactly-once table knows of request `id` (see `dedup.rs`).

@@ -4,7 +4,8 @@
 //! and records (`state_machine.rs`) and snapshots (`snapshot.rs`) of every shard the node hosts,
 //! each shard a range of keys (`keys.rs`, the whole layout). Command semantics are not here: the
 //! state machine calls the node's [`Applier`] against the [`KvWrite`] view (`kv.rs`), and the
-//! read path reads through a [`ShardReader`] (`reader.rs`). Point reads of records go through an
+//! read path reads through a [`ShardReader`] (`reader.rs`). Collections (hashes, lists, sets,
+//! sorted sets) are a metadata record plus one `sub` entry per element (`keys.rs`, `sub.rs`). Point reads of records go through an
 //! in-memory copy of hot records (`cache.rs`) that every write of records keeps exact.
 //!
 //! Durability: a log append or vote is acknowledged only after the WAL is synced; one sync serves
@@ -20,10 +21,13 @@ mod log_store;
 mod reader;
 mod snapshot;
 mod state_machine;
+mod sub;
 pub mod types;
 
 pub use db::{Identity, OpenError, Store, StoreOptions, StoreSizes, StoreStats};
-pub use kv::{Applier, Kind, KvRead, KvWrite, Record, ScanPage, ShardRead};
+pub use kv::{
+    Applier, CollMeta, Kind, KvRead, KvWrite, MemberRange, Record, ScanPage, ShardRead, Sub,
+};
 pub use log_store::{LogReadLimits, LogStore};
 pub use reader::{scan_cursor_at_slot, scan_cursor_slot, ShardReader};
 pub use snapshot::SnapshotBuilder;

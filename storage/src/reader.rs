@@ -1,12 +1,17 @@
 //! Reads of one shard's committed records, for the read path (after its consistency check).
+//!
+//! A command that reads several records or elements reads them through [`ShardReader::with_view`]:
+//! one RocksDB snapshot, so its reply shows one committed state even while apply goes on (an
+//! `MGET` never sees half of an `MSET`, an `HGETALL` never half of an `HSET`).
 
-use rocksdb::{Direction, IteratorMode, ReadOptions};
+use rocksdb::{Direction, IteratorMode, ReadOptions, SnapshotWithThreadMode, DB};
 
 use crate::cache::Lookup;
 use crate::codec;
 use crate::db::{db_err, Store};
 use crate::keys;
-use crate::kv::{KvRead, Record, ScanPage, ShardRead};
+use crate::kv::{KvRead, MemberRange, Record, ScanPage, ShardRead, Sub};
+use crate::sub;
 use crate::state_machine::read_applied;
 use crate::types::ShardId;
 use crate::StorageError;
@@ -50,6 +55,91 @@ impl ShardReader {
     pub fn applied(&self) -> Result<crate::AppliedState, StorageError> {
         read_applied(&self.store.db, self.store.cf(keys::CF_META)?, self.shard)
     }
+
+    /// Runs `read` against one point-in-time view of the shard: every record and element it
+    /// reads comes from the same committed state. Records are read from RocksDB, not the record
+    /// cache. Key-less reads (scan, random key, expired keys) are not part of the view.
+    pub fn with_view<R>(&self, read: impl FnOnce(&dyn ShardRead) -> R) -> R {
+        let snapshot = self.store.db.snapshot();
+        read(&View {
+            reader: self,
+            snapshot: &snapshot,
+        })
+    }
+}
+
+/// A [`ShardReader`] pinned to one RocksDB snapshot.
+struct View<'a> {
+    reader: &'a ShardReader,
+    snapshot: &'a SnapshotWithThreadMode<'a, DB>,
+}
+
+impl KvRead for View<'_> {
+    fn get(&self, key: &[u8]) -> Result<Option<Record>, StorageError> {
+        let r = self.reader;
+        let cf = r.store.cf(keys::CF_DATA)?;
+        match self
+            .snapshot
+            .get_cf(cf, keys::data(r.shard, key))
+            .map_err(db_err)?
+        {
+            None => Ok(None),
+            Some(b) => codec::decode_record(&b).map(Some),
+        }
+    }
+
+    fn record_count(&self) -> Result<u64, StorageError> {
+        let r = self.reader;
+        let meta = r.store.cf(keys::CF_META)?;
+        match self
+            .snapshot
+            .get_cf(meta, keys::shard_meta(r.shard, keys::ShardMeta::Applied))
+            .map_err(db_err)?
+        {
+            None => Ok(0),
+            Some(b) => Ok(codec::decode::<crate::AppliedState>("applied state", &b)?.record_count),
+        }
+    }
+
+    fn sub_get(&self, sub: Sub<'_>, member: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        let r = self.reader;
+        let k = keys::sub(r.shard, sub.key, sub.version, sub.tag, member);
+        self.snapshot
+            .get_cf(r.store.cf(keys::CF_SUB)?, k)
+            .map_err(db_err)
+    }
+
+    fn sub_range(
+        &self,
+        sub: Sub<'_>,
+        range: MemberRange<'_>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+        let r = self.reader;
+        let (lo, hi) = sub::key_range(r.shard, sub, range);
+        let cf = r.store.cf(keys::CF_SUB)?;
+        let entries = sub::db_range(&r.store.db, cf, lo, hi, reverse, |ro| {
+            ro.set_snapshot(self.snapshot)
+        })
+        .take(limit)
+        .collect::<Result<Vec<_>, _>>()?;
+        Ok(sub::members(entries))
+    }
+}
+
+impl ShardRead for View<'_> {
+    fn scan(&self, cursor: u64, count: usize) -> Result<ScanPage, StorageError> {
+        self.reader.scan(cursor, count)
+    }
+
+    fn record_at(&self, seed: u64) -> Result<Option<(Vec<u8>, Record)>, StorageError> {
+        self.reader.record_at(seed)
+    }
+
+    fn expired(&self, now_ms: u64, limit: usize) -> Result<Vec<(Vec<u8>, u64)>, StorageError> {
+        self.reader.expired(now_ms, limit)
+    }
 }
 
 impl KvRead for ShardReader {
@@ -70,6 +160,29 @@ impl KvRead for ShardReader {
 
     fn record_count(&self) -> Result<u64, StorageError> {
         Ok(read_applied(&self.store.db, self.store.cf(keys::CF_META)?, self.shard)?.record_count)
+    }
+
+    fn sub_get(&self, sub: Sub<'_>, member: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        let k = keys::sub(self.shard, sub.key, sub.version, sub.tag, member);
+        self.store
+            .db
+            .get_cf(self.store.cf(keys::CF_SUB)?, k)
+            .map_err(db_err)
+    }
+
+    fn sub_range(
+        &self,
+        sub: Sub<'_>,
+        range: MemberRange<'_>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+        let (lo, hi) = sub::key_range(self.shard, sub, range);
+        let cf = self.store.cf(keys::CF_SUB)?;
+        let entries = sub::db_range(&self.store.db, cf, lo, hi, reverse, |_| {})
+            .take(limit)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(sub::members(entries))
     }
 }
 

@@ -1,11 +1,13 @@
 //! Per-shard snapshots: build from a RocksDB point-in-time view, install by replacing the shard's
 //! range in one synced batch.
 //!
-//! Image format (v2): `version:u8`, `header_len:u32 BE`, header (versioned postcard [`Header`]),
+//! Image format (v3): `version:u8`, `header_len:u32 BE`, header (versioned postcard [`Header`]),
 //! `records_len:u64 BE` and that many bytes of records `key_len:u32 BE, user_key, value_len:u32
-//! BE, encoded record`, then the exactly-once table until the end: `key_len:u32 BE, key (the
-//! `meta` key after its `0x10 shard` prefix), value_len:u32 BE, value`. Version 1 images (records
-//! until the end, no table) are still installed. The newest
+//! BE, encoded record`, then `subs_len:u64 BE` and that many bytes of collection elements
+//! `key_len:u32 BE, key (the `sub` key after its shard prefix), value_len:u32 BE, value`, then the
+//! exactly-once table until the end: `key_len:u32 BE, key (the `meta` key after its `0x10 shard`
+//! prefix), value_len:u32 BE, value`. Version 2 images (no elements) and version 1 images
+//! (records until the end, no table) are still installed. The newest
 //! image of each shard is kept at `<data-dir>/snapshots/shard-<id>.snap` (written to a temporary
 //! file, synced, then renamed), so a restarted node can still serve it. Images are held in memory
 //! while sent (`SnapshotData` is a byte cursor): streaming from the file is future work.
@@ -25,6 +27,9 @@ use crate::StorageError;
 
 const IMAGE_V1: u8 = 1;
 const IMAGE_V2: u8 = 2;
+const IMAGE_V3: u8 = 3;
+/// Bytes of `shard` before a `sub` key's own part.
+const SHARD_PREFIX: usize = 8;
 /// Bytes of `0x10 shard` before a per-shard `meta` key's own part.
 const SHARD_META_PREFIX: usize = 9;
 
@@ -80,7 +85,7 @@ impl SnapshotBuilder {
             meta: meta.clone(),
             applied,
         })?;
-        let mut image = vec![IMAGE_V2];
+        let mut image = vec![IMAGE_V3];
         image.extend_from_slice(&(header.len() as u32).to_be_bytes());
         image.extend_from_slice(&header);
         let records_len_at = image.len();
@@ -101,6 +106,25 @@ impl SnapshotBuilder {
         }
         let records_len = (image.len() - records_len_at - 8) as u64;
         image[records_len_at..records_len_at + 8].copy_from_slice(&records_len.to_be_bytes());
+        let subs_len_at = image.len();
+        image.extend_from_slice(&0u64.to_be_bytes());
+        let sub_cf = self.store.cf(keys::CF_SUB)?;
+        let (start, end) = keys::shard_range(self.shard);
+        let mut ro = ReadOptions::default();
+        ro.set_snapshot(&view);
+        ro.set_iterate_upper_bound(end);
+        for item in db.iterator_cf_opt(&sub_cf, ro, IteratorMode::From(&start, Direction::Forward)) {
+            let (k, v) = item.map_err(db_err)?;
+            let own = k
+                .get(SHARD_PREFIX..)
+                .ok_or_else(|| corrupt("short element key"))?;
+            image.extend_from_slice(&(own.len() as u32).to_be_bytes());
+            image.extend_from_slice(own);
+            image.extend_from_slice(&(v.len() as u32).to_be_bytes());
+            image.extend_from_slice(&v);
+        }
+        let subs_len = (image.len() - subs_len_at - 8) as u64;
+        image[subs_len_at..subs_len_at + 8].copy_from_slice(&subs_len.to_be_bytes());
         let (start, end) = dedup_range(self.shard);
         let mut ro = ReadOptions::default();
         ro.set_snapshot(&view);
@@ -165,10 +189,26 @@ fn dedup_range(shard: ShardId) -> (Vec<u8>, Vec<u8>) {
     (start, end)
 }
 
-/// The header, where the records start, and where they end (the table follows, in v2).
-fn parse_header(image: &[u8]) -> Result<(Header, usize, usize), StorageError> {
+/// A `len:u64 BE` section at `at`: where its bytes start and end.
+fn section(image: &[u8], at: usize, what: &str) -> Result<(usize, usize), StorageError> {
+    let len = image
+        .get(at..at + 8)
+        .and_then(|b| b.try_into().ok())
+        .map(u64::from_be_bytes)
+        .ok_or_else(|| corrupt(format!("truncated {what} length")))?;
+    let end = usize::try_from(len)
+        .ok()
+        .and_then(|n| n.checked_add(at + 8))
+        .filter(|&end| end <= image.len())
+        .ok_or_else(|| corrupt(format!("{what} length past the end")))?;
+    Ok((at + 8, end))
+}
+
+/// The image's version, its header, where the records start, and where they end (the
+/// elements, in v3, then the table, in v2 and v3, follow).
+fn parse_header(image: &[u8]) -> Result<(u8, Header, usize, usize), StorageError> {
     let version = match image.first() {
-        Some(&v) if v == IMAGE_V1 || v == IMAGE_V2 => v,
+        Some(&v) if v == IMAGE_V1 || v == IMAGE_V2 || v == IMAGE_V3 => v,
         Some(v) => return Err(corrupt(format!("unknown image version {v}"))),
         None => return Err(corrupt("empty image")),
     };
@@ -179,19 +219,10 @@ fn parse_header(image: &[u8]) -> Result<(Header, usize, usize), StorageError> {
     let header = codec::decode("snapshot header", body)?;
     let at = 5 + len;
     if version == IMAGE_V1 {
-        return Ok((header, at, image.len()));
+        return Ok((version, header, at, image.len()));
     }
-    let records_len = image
-        .get(at..at + 8)
-        .and_then(|b| b.try_into().ok())
-        .map(u64::from_be_bytes)
-        .ok_or_else(|| corrupt("truncated records length"))?;
-    let end = usize::try_from(records_len)
-        .ok()
-        .and_then(|n| n.checked_add(at + 8))
-        .filter(|&end| end <= image.len())
-        .ok_or_else(|| corrupt("records length past the end"))?;
-    Ok((header, at + 8, end))
+    let (start, end) = section(image, at, "records")?;
+    Ok((version, header, start, end))
 }
 
 /// One `len:u32 BE, bytes` field at `*at`, advancing `*at`.
@@ -211,7 +242,7 @@ pub(crate) fn current(store: &Store, shard: ShardId) -> Result<Option<Snapshot>,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e.into()),
     };
-    let (header, _, _) = parse_header(&image)?;
+    let (_, header, _, _) = parse_header(&image)?;
     Ok(Some(Snapshot {
         meta: header.meta,
         snapshot: SnapshotData::new(image),
@@ -225,7 +256,7 @@ pub(crate) fn install(
     meta: &SnapshotMeta,
     image: Vec<u8>,
 ) -> Result<AppliedState, StorageError> {
-    let (header, mut at, records_end) = parse_header(&image)?;
+    let (version, header, mut at, records_end) = parse_header(&image)?;
     if header.shard != shard {
         return Err(corrupt(format!(
             "image of shard {} offered to shard {shard}",
@@ -235,10 +266,12 @@ pub(crate) fn install(
     let data_cf = store.cf(keys::CF_DATA)?;
     let expiry_cf = store.cf(keys::CF_EXPIRY)?;
     let meta_cf = store.cf(keys::CF_META)?;
+    let sub_cf = store.cf(keys::CF_SUB)?;
     let mut batch = WriteBatch::default();
     let (start, end) = keys::shard_range(shard);
     batch.delete_range_cf(data_cf, &start[..], &end[..]);
     batch.delete_range_cf(expiry_cf, &start[..], &end[..]);
+    batch.delete_range_cf(sub_cf, &start[..], &end[..]);
     let mut count = 0u64;
     let mut expiring = 0u64;
     while at < records_end {
@@ -254,6 +287,23 @@ pub(crate) fn install(
     }
     if at != records_end {
         return Err(corrupt("records overrun their length"));
+    }
+    if version == IMAGE_V3 {
+        let (mut sub_at, subs_end) = section(&image, at, "elements")?;
+        while sub_at < subs_end {
+            let own = field(&image, &mut sub_at, "element key")?;
+            let value = field(&image, &mut sub_at, "element value")?;
+            if own.len() < keys::SUB_PREFIX_LEN - SHARD_PREFIX {
+                return Err(corrupt("short element key"));
+            }
+            let mut key = shard.to_be_bytes().to_vec();
+            key.extend_from_slice(own);
+            batch.put_cf(&sub_cf, key, value);
+        }
+        if sub_at != subs_end {
+            return Err(corrupt("elements overrun their length"));
+        }
+        at = subs_end;
     }
     let (start, end) = dedup_range(shard);
     batch.delete_range_cf(meta_cf, &start[..], &end[..]);

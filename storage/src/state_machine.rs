@@ -22,7 +22,8 @@ use crate::codec;
 use crate::db::{db_err, io_err, Store};
 use crate::dedup::{self, DedupPolicy, MetaRw, RequestId, Seen};
 use crate::keys::{self, ShardMeta};
-use crate::kv::{Applier, KvRead, KvWrite, Record};
+use crate::kv::{Applier, KvRead, KvWrite, MemberRange, Record, Sub};
+use crate::sub::{self, SubOverlay};
 use crate::snapshot::{self, SnapshotBuilder};
 use crate::types::{
     Applied, LogId, ShardId, SnapshotData, SnapshotMeta, StoredMembership, TypeConfig,
@@ -31,6 +32,11 @@ use crate::StorageError;
 
 /// Entries applied per `WriteBatch`, bounding the memory one apply call holds.
 const APPLY_BATCH_ENTRIES_MAX: usize = 1024;
+/// A collection with at most this many sub entries is dropped entry by entry; a bigger one with
+/// one range deletion (many small range tombstones would slow reads down).
+const DROP_ONE_BY_ONE_MAX: u64 = 64;
+/// Bits of a collection version below the log index: versions created by one entry.
+const VERSION_SEQ_BITS: u32 = 20;
 
 /// What a shard's state machine has applied. Written in the same batch as the data it covers.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -102,6 +108,10 @@ impl StateMachine {
                 log_time_ms: state.log_time_ms,
                 data: self.store.cf(keys::CF_DATA)?,
                 expiry: self.store.cf(keys::CF_EXPIRY)?,
+                sub: self.store.cf(keys::CF_SUB)?,
+                subs: SubOverlay::default(),
+                log_index: 0,
+                version_seq: 0,
                 shard: self.shard,
                 batch: &mut batch,
                 overlay: HashMap::new(),
@@ -124,6 +134,8 @@ impl StateMachine {
                         });
                     }
                 }
+                txn.log_index = log_id.index();
+                txn.version_seq = 0;
                 let reply = match entry.payload {
                     EntryPayload::Blank => Applied::default(),
                     EntryPayload::Normal(p) => {
@@ -228,6 +240,13 @@ struct Txn<'a> {
     overlay: HashMap<Vec<u8>, Option<Record>>,
     /// Set by `clear`: keys not in the overlay are gone.
     cleared: bool,
+    sub: &'a ColumnFamily,
+    /// Sub entries (collection elements) written by this group.
+    subs: SubOverlay,
+    /// The log index of the entry being applied: records' stamps and new versions derive from it.
+    log_index: u64,
+    /// Versions handed out by the entry being applied.
+    version_seq: u64,
     count: &'a mut u64,
     expiring: &'a mut u64,
 }
@@ -250,6 +269,63 @@ impl Txn<'_> {
         }
     }
 
+    /// Drops the sub entries of the collection instance `old` held, unless `new` is the same
+    /// instance (same kind and version).
+    fn drop_instance(
+        &mut self,
+        key: &[u8],
+        old: &Option<Record>,
+        new: Option<&Record>,
+    ) -> Result<(), StorageError> {
+        let Some(meta) = old.as_ref().and_then(Record::coll_meta) else {
+            return Ok(());
+        };
+        let same = new.is_some_and(|n| {
+            n.kind == old.as_ref().map_or(n.kind, |o| o.kind)
+                && n.coll_meta().is_some_and(|m| m.version == meta.version)
+        });
+        if same {
+            return Ok(());
+        }
+        let (lo, hi) = keys::sub_instance_range(self.shard, key, meta.version);
+        // A sorted set has two entries per member.
+        if meta.len.saturating_mul(2) <= DROP_ONE_BY_ONE_MAX {
+            let entries = self.sub_scan(lo, hi, false, usize::MAX)?;
+            for (k, _) in entries {
+                self.batch.delete_cf(self.sub, &k);
+                self.subs.put(k, None);
+            }
+        } else {
+            self.batch.delete_range_cf(self.sub, &lo, &hi);
+            self.subs.delete_range(lo, hi);
+        }
+        Ok(())
+    }
+
+    fn sub_scan(
+        &self,
+        lo: Vec<u8>,
+        hi: Vec<u8>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+        let (l, h) = (lo.clone(), hi.clone());
+        let db = sub::db_range(self.db, self.sub, lo, hi, reverse, |_| {});
+        self.subs.merge(db, &l, &h, reverse, limit)
+    }
+
+    /// Deletes the record `old` at `key` (data key `dk`), if any; not its elements.
+    fn remove(&mut self, key: &[u8], dk: Vec<u8>, old: Option<Record>) -> Result<bool, StorageError> {
+        if old.is_none() {
+            return Ok(false);
+        }
+        self.unindex(key, &old);
+        *self.count = self.count.saturating_sub(1);
+        self.batch.delete_cf(&self.data, &dk);
+        self.overlay.insert(dk, None);
+        Ok(true)
+    }
+
     fn unindex(&mut self, key: &[u8], old: &Option<Record>) {
         if let Some(at) = old.as_ref().and_then(|r| r.expire_at_ms) {
             self.batch
@@ -267,12 +343,33 @@ impl KvRead for Txn<'_> {
     fn record_count(&self) -> Result<u64, StorageError> {
         Ok(*self.count)
     }
+
+    fn sub_get(&self, sub: Sub<'_>, member: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        let k = keys::sub(self.shard, sub.key, sub.version, sub.tag, member);
+        if let Some(v) = self.subs.get(&k) {
+            return Ok(v);
+        }
+        self.db.get_cf(self.sub, &k).map_err(db_err)
+    }
+
+    fn sub_range(
+        &self,
+        sub: Sub<'_>,
+        range: MemberRange<'_>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+        let (lo, hi) = sub::key_range(self.shard, sub, range);
+        Ok(sub::members(self.sub_scan(lo, hi, reverse, limit)?))
+    }
 }
 
 impl KvWrite for Txn<'_> {
-    fn put(&mut self, key: &[u8], record: Record) -> Result<(), StorageError> {
+    fn put(&mut self, key: &[u8], mut record: Record) -> Result<(), StorageError> {
         let dk = keys::data(self.shard, key);
         let old = self.current(&dk)?;
+        self.drop_instance(key, &old, Some(&record))?;
+        record.stamp = self.log_index.saturating_add(1);
         self.unindex(key, &old);
         if old.is_none() {
             *self.count += 1;
@@ -291,14 +388,36 @@ impl KvWrite for Txn<'_> {
     fn delete(&mut self, key: &[u8]) -> Result<bool, StorageError> {
         let dk = keys::data(self.shard, key);
         let old = self.current(&dk)?;
-        if old.is_none() {
-            return Ok(false);
-        }
-        self.unindex(key, &old);
-        *self.count = self.count.saturating_sub(1);
-        self.batch.delete_cf(&self.data, &dk);
-        self.overlay.insert(dk, None);
-        Ok(true)
+        self.drop_instance(key, &old, None)?;
+        self.remove(key, dk, old)
+    }
+
+    fn detach(&mut self, key: &[u8]) -> Result<bool, StorageError> {
+        let dk = keys::data(self.shard, key);
+        let old = self.current(&dk)?;
+        self.remove(key, dk, old)
+    }
+
+    fn sub_put(&mut self, sub: Sub<'_>, member: &[u8], value: &[u8]) -> Result<(), StorageError> {
+        let k = keys::sub(self.shard, sub.key, sub.version, sub.tag, member);
+        self.batch.put_cf(self.sub, &k, value);
+        self.subs.put(k, Some(value.to_vec()));
+        Ok(())
+    }
+
+    fn sub_delete(&mut self, sub: Sub<'_>, member: &[u8]) -> Result<(), StorageError> {
+        let k = keys::sub(self.shard, sub.key, sub.version, sub.tag, member);
+        self.batch.delete_cf(self.sub, &k);
+        self.subs.put(k, None);
+        Ok(())
+    }
+
+    fn new_version(&mut self) -> u64 {
+        // Log indexes grow and are never reused in a shard; 2^20 versions per entry is far more
+        // than one entry can create (a transaction is bounded well below that).
+        self.version_seq += 1;
+        (self.log_index.saturating_add(1) << VERSION_SEQ_BITS)
+            | (self.version_seq & ((1 << VERSION_SEQ_BITS) - 1))
     }
 
     fn request_seen(&self, id: RequestId) -> Result<Seen, StorageError> {
@@ -320,6 +439,8 @@ impl KvWrite for Txn<'_> {
         self.batch.delete_range_cf(self.data, &start[..], &end[..]);
         self.batch
             .delete_range_cf(self.expiry, &start[..], &end[..]);
+        self.batch.delete_range_cf(self.sub, &start[..], &end[..]);
+        self.subs.clear();
         self.overlay.clear();
         self.cleared = true;
         *self.count = 0;

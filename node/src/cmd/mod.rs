@@ -12,7 +12,9 @@
 //!
 //! Names, arities and metadata live in one table (`table.rs`); each family file parses, applies
 //! and executes its own commands: `string.rs`, `set.rs` (SET and GETEX options), `counter.rs`,
-//! `keyspace.rs`, `expire.rs`, `scan.rs`, `conn.rs`, `cluster.rs`. Helpers: `parse.rs` (argument cursor,
+//! `keyspace.rs`, `expire.rs`, `scan.rs`, `conn.rs`, `cluster.rs`. The collection families keep
+//! their table rows and their read and write enums in their own files: `hash.rs`, `list.rs`,
+//! `sets.rs`, `zset.rs`, over the shared helpers of `coll.rs`. Helpers: `parse.rs` (argument cursor,
 //! number parsing, shared error texts), `glob.rs` (Redis pattern matching), `ldouble.rs` and
 //! `bignum.rs` (INCRBYFLOAT's exact `long double` arithmetic).
 //!
@@ -20,17 +22,22 @@
 //! deletes or overwrites it.
 
 pub mod cluster;
+mod coll;
 pub mod conn;
 pub mod counter;
 pub mod expire;
+pub mod hash;
 pub mod keyspace;
+pub mod list;
 pub mod parse;
 pub mod placement;
 pub mod scan;
 pub mod set;
+pub mod sets;
 pub mod string;
 pub mod table;
 pub mod tanli;
+pub mod zset;
 
 mod bignum;
 mod glob;
@@ -102,6 +109,10 @@ pub enum ReadCmd {
     },
     RandomKey,
     DbSize,
+    Hash(hash::HashRead),
+    List(list::ListRead),
+    Sets(sets::SetRead),
+    ZSet(zset::ZSetRead),
 }
 
 /// What a read may use besides the data: the reader's clock and a random seed (`RANDOMKEY`).
@@ -126,10 +137,53 @@ impl ReadCmd {
             ReadCmd::Scan(_) | ReadCmd::Keys { .. } | ReadCmd::RandomKey | ReadCmd::DbSize => {
                 Vec::new()
             }
+            ReadCmd::Hash(c) => c.keys(),
+            ReadCmd::List(c) => c.keys(),
+            ReadCmd::Sets(c) => c.keys(),
+            ReadCmd::ZSet(c) => c.keys(),
         }
     }
 
+    /// True when the command reads more than one record or element: it then runs against one
+    /// point-in-time view of the shard ([`tanli_storage::ShardReader::with_view`]), so its reply
+    /// shows one committed state. Single-record reads go through the record cache instead.
+    pub fn needs_view(&self) -> bool {
+        !matches!(
+            self,
+            ReadCmd::Get { .. }
+                | ReadCmd::Strlen { .. }
+                | ReadCmd::GetRange { .. }
+                | ReadCmd::Type { .. }
+                | ReadCmd::Ttl { .. }
+                | ReadCmd::Scan(_)
+                | ReadCmd::Keys { .. }
+                | ReadCmd::RandomKey
+                | ReadCmd::DbSize
+        )
+    }
+
+    /// True for reads that need the whole shard (SCAN, KEYS, RANDOMKEY): they cannot run on a
+    /// [`KvRead`] alone (inside a transaction).
+    pub fn is_keyspace_wide(&self) -> bool {
+        matches!(
+            self,
+            ReadCmd::Scan(_) | ReadCmd::Keys { .. } | ReadCmd::RandomKey
+        )
+    }
+
     pub fn execute(&self, r: &dyn ShardRead, ctx: &ReadCtx) -> Result<Reply, StorageError> {
+        let now = ctx.now_ms;
+        finish(match self {
+            ReadCmd::Scan(args) => scan::scan(r, now, args),
+            ReadCmd::Keys { pattern } => scan::keys(r, now, pattern),
+            ReadCmd::RandomKey => keyspace::randomkey(r, now, ctx.random),
+            keyed => return keyed.execute_keyed(r, ctx),
+        })
+    }
+
+    /// Executes a read that is not keyspace-wide ([`ReadCmd::is_keyspace_wide`]) against any
+    /// key-value view: the read path's, or a transaction's at apply.
+    pub fn execute_keyed(&self, r: &dyn KvRead, ctx: &ReadCtx) -> Result<Reply, StorageError> {
         let now = ctx.now_ms;
         finish(match self {
             ReadCmd::Get { key } => string::get(r, now, key),
@@ -139,10 +193,14 @@ impl ReadCmd {
             ReadCmd::Exists { keys } => keyspace::exists(r, now, keys),
             ReadCmd::Type { key } => keyspace::type_of(r, now, key),
             ReadCmd::Ttl { key, ms } => expire::ttl(r, now, key, *ms),
-            ReadCmd::Scan(args) => scan::scan(r, now, args),
-            ReadCmd::Keys { pattern } => scan::keys(r, now, pattern),
-            ReadCmd::RandomKey => keyspace::randomkey(r, now, ctx.random),
             ReadCmd::DbSize => keyspace::dbsize(r),
+            ReadCmd::Hash(c) => c.execute(r, ctx),
+            ReadCmd::List(c) => c.execute(r, ctx),
+            ReadCmd::Sets(c) => c.execute(r, ctx),
+            ReadCmd::ZSet(c) => c.execute(r, ctx),
+            ReadCmd::Scan(_) | ReadCmd::Keys { .. } | ReadCmd::RandomKey => Err(Stop::Reply(
+                Reply::err("this command reads the whole keyspace and cannot run here"),
+            )),
         })
     }
 }
@@ -227,6 +285,10 @@ pub enum WriteCmd {
         policy: tanli_storage::dedup::DedupPolicy,
         inner: Box<WriteCmd>,
     },
+    Hash(hash::HashWrite),
+    List(list::ListWrite),
+    Sets(sets::SetWrite),
+    ZSet(zset::ZSetWrite),
 }
 
 impl WriteCmd {
@@ -248,6 +310,10 @@ impl WriteCmd {
             WriteCmd::Del { keys } => keys.iter().map(Vec::as_slice).collect(),
             WriteCmd::Reap { keys } => keys.iter().map(|(k, _)| k.as_slice()).collect(),
             WriteCmd::Flush => Vec::new(),
+            WriteCmd::Hash(c) => c.keys(),
+            WriteCmd::List(c) => c.keys(),
+            WriteCmd::Sets(c) => c.keys(),
+            WriteCmd::ZSet(c) => c.keys(),
         }
     }
 
@@ -299,6 +365,10 @@ impl WriteCmd {
             WriteCmd::Reap { keys } => keyspace::reap(kv, now, keys),
             WriteCmd::DelIfEq { key, value } => tanli::delifeq(kv, now, key, value),
             WriteCmd::Req { id, policy, inner } => tanli::apply_req(kv, now, *id, *policy, inner),
+            WriteCmd::Hash(c) => c.apply(kv, now),
+            WriteCmd::List(c) => c.apply(kv, now),
+            WriteCmd::Sets(c) => c.apply(kv, now),
+            WriteCmd::ZSet(c) => c.apply(kv, now),
         })
     }
 }

@@ -309,9 +309,8 @@ pub(super) fn apply_set(
         now,
         key,
         Record {
-            kind: Kind::String,
             expire_at_ms,
-            data: value.to_vec(),
+            ..Record::string(value.to_vec())
         },
     )?;
     Ok(match (get, flavor) {

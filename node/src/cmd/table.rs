@@ -13,10 +13,11 @@ use bytes::Bytes;
 
 use super::parse::{err, Args};
 use super::{cluster, conn, counter, expire, glob, keyspace, placement, scan, set, string, tanli};
+use super::{hash, list, sets, zset};
 use super::{Command, CommandSub, ListFilter};
 use crate::reply::Reply;
 
-type Parser = fn(&mut Args<'_>) -> Result<Command, Reply>;
+pub(super) type Parser = fn(&mut Args<'_>) -> Result<Command, Reply>;
 
 /// The single key spec our keyed commands have: keys start at argument 1.
 #[derive(Debug)]
@@ -47,7 +48,7 @@ pub struct Spec {
 }
 
 #[allow(clippy::too_many_arguments)] // one table row: every field is required
-const fn cmd(
+pub(super) const fn cmd(
     name: &'static str,
     arity: i64,
     flags: &'static [&'static str],
@@ -73,16 +74,16 @@ const fn cmd(
 }
 
 impl Spec {
-    const fn tips(mut self, tips: &'static [&'static str]) -> Spec {
+    pub(super) const fn tips(mut self, tips: &'static [&'static str]) -> Spec {
         self.tips = tips;
         self
     }
 
-    const fn key(self, flags: &'static [&'static str]) -> Spec {
+    pub(super) const fn key(self, flags: &'static [&'static str]) -> Spec {
         self.key_range(None, flags, 0, 1)
     }
 
-    const fn key_range(
+    pub(super) const fn key_range(
         mut self,
         notes: Option<&'static str>,
         flags: &'static [&'static str],
@@ -98,19 +99,19 @@ impl Spec {
         self
     }
 
-    const fn subs(mut self, subcommands: &'static [Spec]) -> Spec {
+    pub(super) const fn subs(mut self, subcommands: &'static [Spec]) -> Spec {
         self.subcommands = subcommands;
         self
     }
 }
 
 // Flag and key-flag lists are written in the order Redis prints them.
-const RO: &[&str] = &["readonly"];
-const RO_FAST: &[&str] = &["readonly", "fast"];
-const W: &[&str] = &["write"];
-const W_FAST: &[&str] = &["write", "fast"];
-const W_OOM: &[&str] = &["write", "denyoom"];
-const W_OOM_FAST: &[&str] = &["write", "denyoom", "fast"];
+pub(super) const RO: &[&str] = &["readonly"];
+pub(super) const RO_FAST: &[&str] = &["readonly", "fast"];
+pub(super) const W: &[&str] = &["write"];
+pub(super) const W_FAST: &[&str] = &["write", "fast"];
+pub(super) const W_OOM: &[&str] = &["write", "denyoom"];
+pub(super) const W_OOM_FAST: &[&str] = &["write", "denyoom", "fast"];
 const CONN_FLAGS: &[&str] = &[
     "noscript",
     "loading",
@@ -122,15 +123,15 @@ const CONN_FLAGS: &[&str] = &[
 const CLIENT_FLAGS: &[&str] = &["noscript", "loading", "stale"];
 const LOADING_STALE: &[&str] = &["loading", "stale"];
 const STRING: &[&str] = &["string"];
-const KEYSPACE: &[&str] = &["keyspace"];
+pub(super) const KEYSPACE: &[&str] = &["keyspace"];
 const CONNECTION: &[&str] = &["connection"];
-const RW_ACCESS_UPDATE: &[&str] = &["RW", "access", "update"];
-const RO_ACCESS: &[&str] = &["RO", "access"];
-const RW_UPDATE: &[&str] = &["RW", "update"];
-const MULTI_SUM: &[&str] = &["request_policy:multi_shard", "response_policy:agg_sum"];
+pub(super) const RW_ACCESS_UPDATE: &[&str] = &["RW", "access", "update"];
+pub(super) const RO_ACCESS: &[&str] = &["RO", "access"];
+pub(super) const RW_UPDATE: &[&str] = &["RW", "update"];
+pub(super) const MULTI_SUM: &[&str] = &["request_policy:multi_shard", "response_policy:agg_sum"];
 const ALL_SUCCEEDED: &[&str] = &["request_policy:all_shards", "response_policy:all_succeeded"];
-const NONDET: &[&str] = &["nondeterministic_output"];
-const NONDET_ORDER: &[&str] = &["nondeterministic_output_order"];
+pub(super) const NONDET: &[&str] = &["nondeterministic_output"];
+pub(super) const NONDET_ORDER: &[&str] = &["nondeterministic_output_order"];
 const ALL_NODES: &[&str] = &["request_policy:all_nodes", "response_policy:all_succeeded"];
 
 #[rustfmt::skip]
@@ -168,9 +169,10 @@ static CLUSTER_SUBS: [Spec; 10] = [
     cmd("cluster|slots", 2, STALE, &[], "cluster", "3.0.0", "Get array of Cluster slot to node mappings", cluster::parse_slots).tips(NONDET),
 ];
 
-/// Every top-level command, in alphabetical order.
+/// Every top-level command of the string, keyspace, connection, cluster and admin families, in
+/// alphabetical order; the collection families keep their rows in their own files.
 #[rustfmt::skip]
-pub static TABLE: &[Spec] = &[
+static CORE: &[Spec] = &[
     cmd("append", 3, W_OOM_FAST, STRING, "string", "2.0.0", "Appends to a string value, creating the key if needed.", string::parse_append).key(&["RW", "insert"]),
     cmd("asking", 1, &["fast"], CONNECTION, "cluster", "3.0.0", "Marks the next command as following an ASK redirect.", conn::parse_asking),
     cmd("auth", -2, CONN_FLAGS, CONNECTION, "connection", "1.0.0", "Authenticates the connection.", conn::parse_auth),
@@ -279,10 +281,23 @@ impl Spec {
     }
 }
 
+/// Every top-level command, sorted by name: the core rows and each collection family's.
+pub fn table() -> &'static [&'static Spec] {
+    static ALL: OnceLock<Vec<&'static Spec>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        let mut all: Vec<&'static Spec> = [CORE, hash::TABLE, list::TABLE, sets::TABLE, zset::TABLE]
+            .into_iter()
+            .flat_map(|rows| rows.iter())
+            .collect();
+        all.sort_by_key(|s| s.name);
+        all
+    })
+}
+
 /// Command names (lowercase) to their table rows.
 fn index() -> &'static HashMap<&'static str, &'static Spec> {
     static INDEX: OnceLock<HashMap<&'static str, &'static Spec>> = OnceLock::new();
-    INDEX.get_or_init(|| TABLE.iter().map(|s| (s.name, s)).collect())
+    INDEX.get_or_init(|| table().iter().map(|s| (s.name, *s)).collect())
 }
 
 /// Looks a top-level command up by name, any case.
@@ -425,17 +440,17 @@ fn docs_entry(spec: &Spec) -> Reply {
 }
 
 fn all_names() -> impl Iterator<Item = &'static Spec> {
-    TABLE
-        .iter()
+    table()
+        .iter().copied()
         .flat_map(|s| std::iter::once(s).chain(s.subcommands.iter()))
 }
 
 /// Answers COMMAND, COMMAND COUNT / INFO / DOCS / LIST / GETKEYS from the table.
 pub fn command_reply(sub: &CommandSub) -> Reply {
     match sub {
-        CommandSub::Count => Reply::Int(i64::try_from(TABLE.len()).unwrap_or(i64::MAX)),
+        CommandSub::Count => Reply::Int(i64::try_from(table().len()).unwrap_or(i64::MAX)),
         CommandSub::Info(names) if names.is_empty() => {
-            Reply::Array(TABLE.iter().map(info_entry).collect())
+            Reply::Array(table().iter().copied().map(info_entry).collect())
         }
         CommandSub::Info(names) => Reply::Array(
             names
@@ -444,8 +459,8 @@ pub fn command_reply(sub: &CommandSub) -> Reply {
                 .collect(),
         ),
         CommandSub::Docs(names) if names.is_empty() => Reply::Map(
-            TABLE
-                .iter()
+            table()
+                .iter().copied()
                 .map(|s| (bulk(s.name), docs_entry(s)))
                 .collect(),
         ),

@@ -5,7 +5,11 @@ use std::collections::BTreeMap;
 
 use bytes::Bytes;
 use tanli_storage::dedup::{DedupPolicy, RequestId, Seen};
-use tanli_storage::{KvRead, KvWrite, Record, ScanPage, ShardRead, StorageError};
+use std::ops::Bound;
+
+use tanli_storage::{
+    KvRead, KvWrite, MemberRange, Record, ScanPage, ShardRead, StorageError, Sub,
+};
 
 use super::{parse, Command, ReadCtx, WriteCmd};
 use crate::reply::Reply;
@@ -16,6 +20,11 @@ use crate::reply::Reply;
 pub struct MemKv {
     pub map: BTreeMap<Vec<u8>, Record>,
     pub requests: BTreeMap<(u64, u64), Vec<u8>>,
+    /// Collection elements by (key, version, tag, member). Like the state machine, a key that
+    /// stops naming an instance loses its elements.
+    pub subs: BTreeMap<(Vec<u8>, u64, u8, Vec<u8>), Vec<u8>>,
+    /// The last stamp and version handed out.
+    pub clock: u64,
 }
 
 impl MemKv {
@@ -37,6 +46,31 @@ impl MemKv {
     }
 }
 
+impl MemKv {
+    /// Elements of `key`'s current instance, all tags: (tag, member, value).
+    pub fn elements(&self, key: &str) -> Vec<(u8, Vec<u8>, Vec<u8>)> {
+        self.subs
+            .iter()
+            .filter(|((k, _, _, _), _)| k.as_slice() == key.as_bytes())
+            .map(|((_, _, t, m), v)| (*t, m.clone(), v.clone()))
+            .collect()
+    }
+
+    fn drop_instance(&mut self, key: &[u8], new: Option<&Record>) {
+        let Some(old) = self.map.get(key).and_then(Record::coll_meta) else {
+            return;
+        };
+        let old_kind = self.map.get(key).map(|r| r.kind);
+        if new.is_some_and(|n| {
+            Some(n.kind) == old_kind && n.coll_meta().is_some_and(|m| m.version == old.version)
+        }) {
+            return;
+        }
+        self.subs
+            .retain(|(k, v, _, _), _| !(k.as_slice() == key && *v == old.version));
+    }
+}
+
 impl KvRead for MemKv {
     fn get(&self, key: &[u8]) -> Result<Option<Record>, StorageError> {
         Ok(self.map.get(key).cloned())
@@ -45,21 +79,87 @@ impl KvRead for MemKv {
     fn record_count(&self) -> Result<u64, StorageError> {
         Ok(self.map.len() as u64)
     }
+
+    fn sub_get(&self, sub: Sub<'_>, member: &[u8]) -> Result<Option<Vec<u8>>, StorageError> {
+        Ok(self
+            .subs
+            .get(&(sub.key.to_vec(), sub.version, sub.tag, member.to_vec()))
+            .cloned())
+    }
+
+    fn sub_range(
+        &self,
+        sub: Sub<'_>,
+        range: MemberRange<'_>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+        let at = |m: &[u8]| (sub.key.to_vec(), sub.version, sub.tag, m.to_vec());
+        let lo = match range.0 {
+            Bound::Included(m) => Bound::Included(at(m)),
+            Bound::Excluded(m) => Bound::Excluded(at(m)),
+            Bound::Unbounded => Bound::Included(at(b"")),
+        };
+        let hi = match range.1 {
+            Bound::Included(m) => Bound::Included(at(m)),
+            Bound::Excluded(m) => Bound::Excluded(at(m)),
+            Bound::Unbounded => Bound::Excluded((
+                sub.key.to_vec(),
+                sub.version,
+                sub.tag.saturating_add(1),
+                Vec::new(),
+            )),
+        };
+        let r = self.subs.range((lo, hi));
+        let it: Box<dyn Iterator<Item = _>> = if reverse { Box::new(r.rev()) } else { Box::new(r) };
+        Ok(it
+            .take(limit)
+            .map(|((_, _, _, m), v)| (m.clone(), v.clone()))
+            .collect())
+    }
 }
 
 impl KvWrite for MemKv {
-    fn put(&mut self, key: &[u8], record: Record) -> Result<(), StorageError> {
+    fn put(&mut self, key: &[u8], mut record: Record) -> Result<(), StorageError> {
+        self.drop_instance(key, Some(&record));
+        self.clock += 1;
+        record.stamp = self.clock;
         self.map.insert(key.to_vec(), record);
         Ok(())
     }
 
     fn delete(&mut self, key: &[u8]) -> Result<bool, StorageError> {
+        self.drop_instance(key, None);
+        Ok(self.map.remove(key).is_some())
+    }
+
+    fn detach(&mut self, key: &[u8]) -> Result<bool, StorageError> {
         Ok(self.map.remove(key).is_some())
     }
 
     fn clear(&mut self) -> Result<(), StorageError> {
         self.map.clear();
+        self.subs.clear();
         Ok(())
+    }
+
+    fn sub_put(&mut self, sub: Sub<'_>, member: &[u8], value: &[u8]) -> Result<(), StorageError> {
+        self.subs.insert(
+            (sub.key.to_vec(), sub.version, sub.tag, member.to_vec()),
+            value.to_vec(),
+        );
+        Ok(())
+    }
+
+    fn sub_delete(&mut self, sub: Sub<'_>, member: &[u8]) -> Result<(), StorageError> {
+        self.subs
+            .remove(&(sub.key.to_vec(), sub.version, sub.tag, member.to_vec()));
+        Ok(())
+    }
+
+    fn new_version(&mut self) -> u64 {
+        self.clock += 1;
+        self.clock
     }
 
     fn request_seen(&self, id: RequestId) -> Result<Seen, StorageError> {
