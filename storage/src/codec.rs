@@ -18,8 +18,11 @@ pub fn encode_record(r: &Record) -> Vec<u8> {
     let mut out = Vec::with_capacity(19 + r.data.len());
     out.push(RECORD_V1);
     out.push(r.kind as u8);
-    let flags = if r.expire_at_ms.is_some() { HAS_EXPIRY } else { 0 }
-        | if r.stamp != 0 { HAS_STAMP } else { 0 };
+    let flags = if r.expire_at_ms.is_some() {
+        HAS_EXPIRY
+    } else {
+        0
+    } | if r.stamp != 0 { HAS_STAMP } else { 0 };
     out.push(flags);
     if let Some(at) = r.expire_at_ms {
         out.extend_from_slice(&at.to_be_bytes());

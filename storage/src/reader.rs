@@ -11,8 +11,8 @@ use crate::codec;
 use crate::db::{db_err, Store};
 use crate::keys;
 use crate::kv::{KvRead, MemberRange, Record, ScanPage, ShardRead, Sub};
-use crate::sub;
 use crate::state_machine::read_applied;
+use crate::sub;
 use crate::types::ShardId;
 use crate::StorageError;
 

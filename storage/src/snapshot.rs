@@ -113,7 +113,8 @@ impl SnapshotBuilder {
         let mut ro = ReadOptions::default();
         ro.set_snapshot(&view);
         ro.set_iterate_upper_bound(end);
-        for item in db.iterator_cf_opt(&sub_cf, ro, IteratorMode::From(&start, Direction::Forward)) {
+        for item in db.iterator_cf_opt(&sub_cf, ro, IteratorMode::From(&start, Direction::Forward))
+        {
             let (k, v) = item.map_err(db_err)?;
             let own = k
                 .get(SHARD_PREFIX..)

@@ -23,8 +23,8 @@ use crate::db::{db_err, io_err, Store};
 use crate::dedup::{self, DedupPolicy, MetaRw, RequestId, Seen};
 use crate::keys::{self, ShardMeta};
 use crate::kv::{Applier, KvRead, KvWrite, MemberRange, Record, Sub};
-use crate::sub::{self, SubOverlay};
 use crate::snapshot::{self, SnapshotBuilder};
+use crate::sub::{self, SubOverlay};
 use crate::types::{
     Applied, LogId, ShardId, SnapshotData, SnapshotMeta, StoredMembership, TypeConfig,
 };
@@ -315,7 +315,12 @@ impl Txn<'_> {
     }
 
     /// Deletes the record `old` at `key` (data key `dk`), if any; not its elements.
-    fn remove(&mut self, key: &[u8], dk: Vec<u8>, old: Option<Record>) -> Result<bool, StorageError> {
+    fn remove(
+        &mut self,
+        key: &[u8],
+        dk: Vec<u8>,
+        old: Option<Record>,
+    ) -> Result<bool, StorageError> {
         if old.is_none() {
             return Ok(false);
         }

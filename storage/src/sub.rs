@@ -17,7 +17,11 @@ use crate::types::ShardId;
 use crate::StorageError;
 
 /// `[lo, hi)` in the `sub` CF for members of `sub` in `range`.
-pub(crate) fn key_range(shard: ShardId, sub: Sub<'_>, range: MemberRange<'_>) -> (Vec<u8>, Vec<u8>) {
+pub(crate) fn key_range(
+    shard: ShardId,
+    sub: Sub<'_>,
+    range: MemberRange<'_>,
+) -> (Vec<u8>, Vec<u8>) {
     let prefix = keys::sub_prefix(shard, sub.key, sub.version, sub.tag);
     let with = |m: &[u8], successor: bool| {
         let mut k = Vec::with_capacity(prefix.len() + m.len() + 1);
@@ -66,16 +70,12 @@ pub(crate) fn db_range<'a>(
     } else {
         IteratorMode::From(&from, Direction::Forward)
     };
-    db.iterator_cf_opt(cf, ro, mode).map(|item| {
-        item.map(|(k, v)| (k.to_vec(), v.to_vec()))
-            .map_err(db_err)
-    })
+    db.iterator_cf_opt(cf, ro, mode)
+        .map(|item| item.map(|(k, v)| (k.to_vec(), v.to_vec())).map_err(db_err))
 }
 
 /// Strips the `sub` prefix from each key: `(member, value)`.
-pub(crate) fn members(
-    entries: Vec<(Vec<u8>, Vec<u8>)>,
-) -> Vec<(Vec<u8>, Vec<u8>)> {
+pub(crate) fn members(entries: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<(Vec<u8>, Vec<u8>)> {
     entries
         .into_iter()
         .map(|(mut k, v)| (k.split_off(keys::SUB_PREFIX_LEN.min(k.len())), v))
@@ -213,7 +213,13 @@ mod tests {
 
     fn keys_of(v: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<String> {
         v.into_iter()
-            .map(|(k, v)| format!("{}={}", String::from_utf8_lossy(&k), String::from_utf8_lossy(&v)))
+            .map(|(k, v)| {
+                format!(
+                    "{}={}",
+                    String::from_utf8_lossy(&k),
+                    String::from_utf8_lossy(&v)
+                )
+            })
             .collect()
     }
 
@@ -224,18 +230,32 @@ mod tests {
         o.put(b"c".to_vec(), None);
         o.put(b"e".to_vec(), Some(b"E".to_vec()));
         o.delete_range(b"f".to_vec(), b"h".to_vec());
-        let base = [("a", "1"), ("b", "2"), ("c", "3"), ("d", "4"), ("f", "6"), ("g", "7"), ("h", "8")];
-        let got = o.merge(db(&base).into_iter(), b"a", b"z", false, 100).expect("merge");
+        let base = [
+            ("a", "1"),
+            ("b", "2"),
+            ("c", "3"),
+            ("d", "4"),
+            ("f", "6"),
+            ("g", "7"),
+            ("h", "8"),
+        ];
+        let got = o
+            .merge(db(&base).into_iter(), b"a", b"z", false, 100)
+            .expect("merge");
         assert_eq!(keys_of(got), ["a=1", "b=B", "d=4", "e=E", "h=8"]);
         let mut rev = db(&base);
         rev.reverse();
-        let got = o.merge(rev.into_iter(), b"a", b"z", true, 3).expect("merge");
+        let got = o
+            .merge(rev.into_iter(), b"a", b"z", true, 3)
+            .expect("merge");
         assert_eq!(keys_of(got), ["h=8", "e=E", "d=4"]);
         assert_eq!(o.get(b"g"), Some(None));
         assert_eq!(o.get(b"b"), Some(Some(b"B".to_vec())));
         assert_eq!(o.get(b"a"), None);
         o.clear();
-        let got = o.merge(db(&base).into_iter(), b"a", b"z", false, 100).expect("merge");
+        let got = o
+            .merge(db(&base).into_iter(), b"a", b"z", false, 100)
+            .expect("merge");
         assert!(got.is_empty());
         assert_eq!(o.get(b"a"), Some(None));
     }
