@@ -21,9 +21,11 @@
 //! |--------|-----|------------------------------------------|----------------|
 //! | hash   | 0   | field                                    | field value    |
 //! | set    | 0   | member                                   | empty          |
+//! | set    | 1   | member hash (8 bytes, `key_hash`) + member | empty (hash order: `node::cmd::sets`) |
 //! | list   | 0   | index:u64 BE (head..head+len, start 2^63) | element        |
 //! | zset   | 0   | member                                   | score (8 bytes, see `node::cmd::zset`) |
 //! | zset   | 1   | sortable score (8 bytes) + member        | empty          |
+//! | zset   | 2   | member hash (8 bytes, `key_hash`) + member | empty (ZSCAN's order)  |
 //!
 //! An instance's entries are one range (`sub_instance_range`); deleting a big collection is one
 //! range deletion, its entries reclaimed by compaction in the background. A slot's entries are

@@ -153,6 +153,9 @@ pub struct Sub<'a> {
     pub tag: u8,
 }
 
+/// `(member, value)` entries of a [`Sub`] space, in the order read.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// A range of members in a [`Sub`] space.
 pub type MemberRange<'a> = (Bound<&'a [u8]>, Bound<&'a [u8]>);
 
@@ -185,7 +188,7 @@ pub trait KvRead {
         range: MemberRange<'_>,
         reverse: bool,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+    ) -> Result<Entries, StorageError> {
         let _ = (sub, range, reverse, limit);
         Err(no_sub_entries())
     }

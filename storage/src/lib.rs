@@ -26,7 +26,8 @@ pub mod types;
 
 pub use db::{Identity, OpenError, Store, StoreOptions, StoreSizes, StoreStats};
 pub use kv::{
-    Applier, CollMeta, Kind, KvRead, KvWrite, MemberRange, Record, ScanPage, ShardRead, Sub,
+    Applier, CollMeta, Entries, Kind, KvRead, KvWrite, MemberRange, Record, ScanPage, ShardRead,
+    Sub,
 };
 pub use log_store::{LogReadLimits, LogStore};
 pub use reader::{scan_cursor_at_slot, scan_cursor_slot, ShardReader};

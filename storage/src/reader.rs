@@ -10,7 +10,7 @@ use crate::cache::Lookup;
 use crate::codec;
 use crate::db::{db_err, Store};
 use crate::keys;
-use crate::kv::{KvRead, MemberRange, Record, ScanPage, ShardRead, Sub};
+use crate::kv::{Entries, KvRead, MemberRange, Record, ScanPage, ShardRead, Sub};
 use crate::state_machine::read_applied;
 use crate::sub;
 use crate::types::ShardId;
@@ -115,7 +115,7 @@ impl KvRead for View<'_> {
         range: MemberRange<'_>,
         reverse: bool,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+    ) -> Result<Entries, StorageError> {
         let r = self.reader;
         let (lo, hi) = sub::key_range(r.shard, sub, range);
         let cf = r.store.cf(keys::CF_SUB)?;
@@ -176,7 +176,7 @@ impl KvRead for ShardReader {
         range: MemberRange<'_>,
         reverse: bool,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+    ) -> Result<Entries, StorageError> {
         let (lo, hi) = sub::key_range(self.shard, sub, range);
         let cf = self.store.cf(keys::CF_SUB)?;
         let entries = sub::db_range(&self.store.db, cf, lo, hi, reverse, |_| {})

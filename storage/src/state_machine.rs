@@ -22,7 +22,7 @@ use crate::codec;
 use crate::db::{db_err, io_err, Store};
 use crate::dedup::{self, DedupPolicy, MetaRw, RequestId, Seen};
 use crate::keys::{self, ShardMeta};
-use crate::kv::{Applier, KvRead, KvWrite, MemberRange, Record, Sub};
+use crate::kv::{Applier, Entries, KvRead, KvWrite, MemberRange, Record, Sub};
 use crate::snapshot::{self, SnapshotBuilder};
 use crate::sub::{self, SubOverlay};
 use crate::types::{
@@ -308,7 +308,7 @@ impl Txn<'_> {
         hi: Vec<u8>,
         reverse: bool,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+    ) -> Result<Entries, StorageError> {
         let (l, h) = (lo.clone(), hi.clone());
         let db = sub::db_range(self.db, self.sub, lo, hi, reverse, |_| {});
         self.subs.merge(db, &l, &h, reverse, limit)
@@ -363,7 +363,7 @@ impl KvRead for Txn<'_> {
         range: MemberRange<'_>,
         reverse: bool,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+    ) -> Result<Entries, StorageError> {
         let (lo, hi) = sub::key_range(self.shard, sub, range);
         Ok(sub::members(self.sub_scan(lo, hi, reverse, limit)?))
     }

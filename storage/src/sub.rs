@@ -12,7 +12,7 @@ use rocksdb::{ColumnFamily, Direction, IteratorMode, ReadOptions, DB};
 
 use crate::db::db_err;
 use crate::keys;
-use crate::kv::{MemberRange, Sub};
+use crate::kv::{Entries, MemberRange, Sub};
 use crate::types::ShardId;
 use crate::StorageError;
 
@@ -142,7 +142,7 @@ impl SubOverlay {
         hi: &[u8],
         reverse: bool,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+    ) -> Result<Entries, StorageError> {
         let mut out = Vec::new();
         if limit == 0 || lo >= hi {
             return Ok(out);
@@ -204,7 +204,9 @@ impl SubOverlay {
 mod tests {
     use super::*;
 
-    fn db(entries: &[(&str, &str)]) -> Vec<Result<(Vec<u8>, Vec<u8>), StorageError>> {
+    type Item = Result<(Vec<u8>, Vec<u8>), StorageError>;
+
+    fn db(entries: &[(&str, &str)]) -> Vec<Item> {
         entries
             .iter()
             .map(|(k, v)| Ok((k.as_bytes().to_vec(), v.as_bytes().to_vec())))
