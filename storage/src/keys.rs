@@ -20,6 +20,7 @@
 //! | kind   | tag | member                                   | value          |
 //! |--------|-----|------------------------------------------|----------------|
 //! | hash   | 0   | field                                    | field value    |
+//! | hash   | 1   | field hash (8 bytes, `key_hash`) + field | empty (hash order: `node::cmd::hash`) |
 //! | set    | 0   | member                                   | empty          |
 //! | set    | 1   | member hash (8 bytes, `key_hash`) + member | empty (hash order: `node::cmd::sets`) |
 //! | list   | 0   | index:u64 BE (head..head+len, start 2^63) | element        |
