@@ -180,7 +180,18 @@ pub struct LimitArgs {
     /// always run.
     #[arg(long, env = "TANLI_AUTO_REBALANCE")]
     pub auto_rebalance: Option<bool>,
+    /// Commands one MULTI may queue, and keys one connection may WATCH (at most 65536: one log
+    /// entry can create 2^20 collection versions, and a queued command may use a few).
+    #[arg(long, env = "TANLI_MULTI_COMMANDS_MAX")]
+    pub multi_commands_max: Option<usize>,
+    /// Argument bytes one MULTI may queue: EXEC carries them all in one log entry, so at most
+    /// half of rpc-frame-bytes-max.
+    #[arg(long, env = "TANLI_MULTI_BYTES_MAX")]
+    pub multi_bytes_max: Option<usize>,
 }
+
+/// The largest `multi-commands-max` (see [`LimitArgs::multi_commands_max`]).
+pub const MULTI_COMMANDS_CEILING: usize = 65_536;
 
 /// The resolved configuration.
 #[derive(Debug, Clone)]
@@ -232,6 +243,8 @@ pub struct Config {
     pub auto_rebalance: bool,
     pub dedup_window_ms: u64,
     pub dedup_replies_per_client_max: u64,
+    pub multi_commands_max: usize,
+    pub multi_bytes_max: usize,
     /// Admission control and client limits.
     pub admission: AdmissionConfig,
 }
@@ -327,6 +340,8 @@ impl Config {
             auto_rebalance: limit!(auto_rebalance, true),
             dedup_window_ms: limit!(dedup_window_ms, 600_000),
             dedup_replies_per_client_max: limit!(dedup_replies_per_client_max, 4096).max(1),
+            multi_commands_max: limit!(multi_commands_max, 10_000),
+            multi_bytes_max: limit!(multi_bytes_max, 512 << 20),
             admission: AdmissionConfig::resolve(&a.admission, &f.admission)?,
         };
         config.validate()?;
@@ -365,6 +380,15 @@ impl Config {
                 && self.gossip_interval_ms > 0
                 && self.moves_in_flight_max > 0,
             "control, placement and gossip intervals and moves-in-flight-max must be positive"
+        );
+        anyhow::ensure!(
+            (1..=MULTI_COMMANDS_CEILING).contains(&self.multi_commands_max),
+            "multi-commands-max must be between 1 and {MULTI_COMMANDS_CEILING}"
+        );
+        anyhow::ensure!(
+            self.multi_bytes_max > 0 && self.multi_bytes_max <= self.rpc_frame_bytes_max / 2,
+            "multi-bytes-max must be positive and at most half of rpc-frame-bytes-max ({})",
+            self.rpc_frame_bytes_max
         );
         anyhow::ensure!(
             self.dead_node_grace_ms >= 1000,
@@ -412,6 +436,25 @@ mod tests {
         assert!(Config::resolve(args(&["--initial-shards", "0"])).is_err());
         assert!(Config::resolve(args(&["--replication-factor", "0"])).is_err());
         assert!(Config::resolve(args(&["--weight", "17"])).is_err());
+    }
+
+    #[test]
+    fn transaction_bounds_are_checked() {
+        let c = Config::resolve(args(&[])).expect("config");
+        assert_eq!(
+            (c.multi_commands_max, c.multi_bytes_max),
+            (10_000, 512 << 20)
+        );
+        assert!(Config::resolve(args(&["--multi-commands-max", "0"])).is_err());
+        assert!(Config::resolve(args(&["--multi-commands-max", "65537"])).is_err());
+        assert!(Config::resolve(args(&["--multi-bytes-max", "0"])).is_err());
+        assert!(Config::resolve(args(&[
+            "--rpc-frame-bytes-max",
+            "1000",
+            "--multi-bytes-max",
+            "501"
+        ]))
+        .is_err());
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! replies are written in request order. Connection-level commands (AUTH, HELLO, SELECT, CLIENT,
 //! READONLY, ...) change the [`Session`] at the moment they are read, so a pipeline sees them in
 //! order. A protocol error is answered after the replies already owed, then the connection closes.
+//! While MULTI is open, commands are queued in the session's [`Tx`] instead of run; EXEC
+//! proposes them as one write, WATCH is a read (see `multi.rs`).
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -19,13 +21,14 @@ use tokio::time::{Duration, Instant};
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
-use crate::admission::AdmissionConfig;
+use crate::admission::{AdmissionConfig, Ticket};
 use crate::clients::ClientState;
 use crate::cmd::{self, Command, ConnCmd};
 use crate::exec;
 use crate::frame::{ProtocolError, RequestDecoder, RequestLimits};
 use crate::info;
 use crate::metrics::ShedReason;
+use crate::multi::{self, Intercept, Tx, TxLimits};
 use crate::reply::Reply;
 use crate::server::Node;
 
@@ -43,6 +46,8 @@ struct Session {
     order: Sequencer,
     /// The last request was refused for overload: reading pauses for the retry hint.
     refused: bool,
+    /// MULTI's queue and the watched keys.
+    tx: Tx,
 }
 
 /// A wait that many commands can share: done once a counter reaches a target.
@@ -168,7 +173,7 @@ fn size_hint(reply: &Reply) -> usize {
         Reply::Simple(s) | Reply::Error(s) | Reply::Verbatim(s) => s.len() + FRAME,
         Reply::Bulk(b) => b.len() + FRAME,
         Reply::Array(v) | Reply::Set(v) => v.iter().map(size_hint).sum::<usize>() + FRAME,
-        Reply::Map(v) => {
+        Reply::Map(v) | Reply::Pairs(v) => {
             v.iter()
                 .map(|(k, v)| size_hint(k) + size_hint(v))
                 .sum::<usize>()
@@ -211,6 +216,7 @@ pub async fn serve(
         asking: false,
         order: Sequencer::new(),
         refused: false,
+        tx: Tx::new(TxLimits::from_config(&node.config)),
     };
     let mut owed: FuturesOrdered<BoxFuture<'static, Owed>> = FuturesOrdered::new();
     let mut out = BytesMut::new();
@@ -400,26 +406,53 @@ fn run(
     client: &Arc<ClientState>,
 ) -> BoxFuture<'static, Owed> {
     node.commands_processed.fetch_add(1, Ordering::Relaxed);
-    let cmd = match cmd::parse(&args) {
+    let mut parsed = cmd::parse(&args);
+    // Inside MULTI, commands are queued, not run (MULTI is only reachable once authenticated).
+    // Queueing takes no admission ticket: nothing runs until EXEC, which takes one.
+    if session.authed && session.tx.in_multi() {
+        match session.tx.queue(&args, parsed) {
+            Intercept::Reply(reply) => return ready(session.resp3, reply, false),
+            Intercept::Run(cmd) => parsed = Ok(cmd),
+        }
+    }
+    let cmd = match parsed {
         Ok(c) => c,
         Err(reply) => return ready(session.resp3, reply, false),
     };
     let resp3 = session.resp3;
-    let asking = !matches!(cmd, Command::Conn(_)) && std::mem::take(&mut session.asking);
+    // EXEC and WATCH reach a shard as data commands do.
+    let to_shard = match &cmd {
+        Command::Conn(ConnCmd::Exec | ConnCmd::Watch(_)) => true,
+        Command::Conn(_) => false,
+        _ => true,
+    };
+    let asking = to_shard && std::mem::take(&mut session.asking);
     // Data and admin requests count as in flight until their reply is ready (dropping the
     // ticket); under overload, hot clients' are refused here, before anything is done.
     let ticket = match &cmd {
-        Command::Conn(_) => None,
-        _ if !session.authed => None,
+        _ if !to_shard || !session.authed => None,
         _ => match node.admission.admit(client) {
             Ok(t) => Some(t),
             Err(reply) => {
                 session.refused = true;
+                match &cmd {
+                    // A refused EXEC still ends the transaction: nothing of it ran.
+                    Command::Conn(ConnCmd::Exec) => drop(session.tx.exec()),
+                    // The next EXEC must not run without this watch.
+                    Command::Conn(ConnCmd::Watch(_)) => session.tx.watch_failed(reply.clone()),
+                    _ => {}
+                }
                 return ready(resp3, reply, false);
             }
         },
     };
     match cmd {
+        Command::Conn(ConnCmd::Exec) if session.authed => {
+            exec_transaction(session, node, asking, ticket)
+        }
+        Command::Conn(ConnCmd::Watch(keys)) if session.authed => {
+            watch(keys, session, node, asking, ticket)
+        }
         Command::Conn(c) => {
             let (reply, close) = connection_command(c, session, node, client);
             ready(session.resp3, reply, close)
@@ -489,6 +522,82 @@ fn run(
             .boxed()
         }
     }
+}
+
+/// EXEC: ends the transaction and, once the writes and reads sent before it are done, proposes
+/// its commands as one write (or answers at once when nothing needs the log).
+fn exec_transaction(
+    session: &mut Session,
+    node: &Arc<Node>,
+    asking: bool,
+    ticket: Option<Ticket>,
+) -> BoxFuture<'static, Owed> {
+    let resp3 = session.resp3;
+    let plan = match session.tx.exec() {
+        Ok(plan) => plan,
+        Err(reply) => return ready(resp3, reply, false),
+    };
+    let (wait, submitted, done) = session.order.write();
+    let node = node.clone();
+    async move {
+        let _ticket = ticket;
+        wait.await;
+        let reply = plan
+            .run(move |w| {
+                let applied = exec::submit_write(&node, w, asking);
+                submitted.finish();
+                applied
+            })
+            .await;
+        done.finish();
+        Owed {
+            resp3,
+            reply,
+            close: false,
+            size: 0,
+        }
+    }
+    .boxed()
+}
+
+/// WATCH: a linearizable read of the keys' record stamps, after the writes sent before it. The
+/// read is shared with the EXEC that will compare them.
+fn watch(
+    keys: Vec<bytes::Bytes>,
+    session: &mut Session,
+    node: &Arc<Node>,
+    asking: bool,
+    ticket: Option<Ticket>,
+) -> BoxFuture<'static, Owed> {
+    let resp3 = session.resp3;
+    if let Err(reply) = session.tx.watch(&keys) {
+        return ready(resp3, reply, false);
+    }
+    let (writes_before, done) = session.order.read();
+    let node = node.clone();
+    let read = async move {
+        let _ticket = ticket;
+        writes_before.await;
+        let reply = exec::read(node, multi::stamps_read(keys.clone()), false, asking).await;
+        done.finish();
+        multi::stamps_of(keys, reply)
+    }
+    .boxed()
+    .shared();
+    session.tx.add_watch(read.clone());
+    async move {
+        let reply = match read.await {
+            Ok(_) => Reply::ok(),
+            Err(e) => e,
+        };
+        Owed {
+            resp3,
+            reply,
+            close: false,
+            size: 0,
+        }
+    }
+    .boxed()
 }
 
 fn check_password(node: &Node, user: Option<&[u8]>, pass: &[u8]) -> Result<(), Reply> {
@@ -585,6 +694,7 @@ fn connection_command(
             session.resp3 = false;
             session.readonly = false;
             session.authed = node.config.requirepass.is_none();
+            session.tx.reset();
             client.resp3.store(false, Ordering::Relaxed);
             client.set_name(None);
             Reply::Simple("RESET".into())
@@ -628,6 +738,12 @@ fn connection_command(
             Reply::ok()
         }
         ConnCmd::Cluster(c) => crate::cluster_info::answer(&node.topology(), &c),
+        ConnCmd::ObjectHelp => cmd::generic::object_help(),
+        ConnCmd::Multi => session.tx.multi(),
+        ConnCmd::Discard => session.tx.discard(),
+        ConnCmd::Unwatch => session.tx.unwatch(),
+        // `run` takes these once the client is authenticated, which it is by now.
+        ConnCmd::Exec | ConnCmd::Watch(_) => Reply::err("EXEC and WATCH run on the data path"),
     };
     (reply, false)
 }

@@ -7,7 +7,8 @@
 //! ```
 //!
 //! - `server`: binds listeners, opens the data directory, bootstraps or joins, accepts clients.
-//! - `connection`: one client: session state, pipelining, replies in order.
+//! - `connection`: one client: session state, pipelining, replies in order; its MULTI queue
+//!   and WATCHes live in `multi`, which also applies EXEC's one log entry.
 //! - `frame`: request decoding with limits checked before allocation.
 //! - `cmd`: typed commands (one file per family), their keys, semantics and replies.
 //! - `exec`: runs a data command: routing, consistency check or proposal.
@@ -44,6 +45,7 @@ pub mod http;
 pub mod info;
 pub mod keyless;
 pub mod metrics;
+pub mod multi;
 pub mod raft;
 pub mod reply;
 pub mod route;

@@ -35,6 +35,12 @@ pub enum Reply {
     Bool(bool),
     /// RESP3 verbatim text (`=`, format `txt`); a bulk string in RESP2.
     Verbatim(String),
+    /// A double as Redis 7.0's `addReplyDouble` sends it (sorted-set scores): printed with
+    /// `%.17g` ([`format_score`]), a bulk string in RESP2 and a double in RESP3.
+    Score(f64),
+    /// Two-element entries such as (member, score): one flat array in RESP2, an array of
+    /// two-element arrays in RESP3 (`ZRANGE ... WITHSCORES`, `ZPOPMIN key count`).
+    Pairs(Vec<(Reply, Reply)>),
 }
 
 /// A binary payload (a reply or a Raft command) that cannot be decoded.
@@ -117,6 +123,19 @@ impl Reply {
                 out.put_slice(b"\r\n");
             }
             Reply::Verbatim(text) => bulk(out, text.as_bytes()),
+            Reply::Score(d) if resp3 => line(out, b',', format_score(*d).as_bytes()),
+            Reply::Score(d) => bulk(out, format_score(*d).as_bytes()),
+            Reply::Pairs(pairs) => {
+                let n = len_i64(pairs.len());
+                header(out, b'*', if resp3 { n } else { n.saturating_mul(2) });
+                for (a, b) in pairs {
+                    if resp3 {
+                        header(out, b'*', 2);
+                    }
+                    a.encode(resp3, out);
+                    b.encode(resp3, out);
+                }
+            }
         }
     }
 
@@ -179,6 +198,48 @@ pub fn format_double(d: f64) -> String {
         out.push('-');
     }
     layout_digits(&mut out, &digits, exp10);
+    out
+}
+
+/// Formats a double as C's `printf("%.17g")` does, which is how Redis 7.0 prints sorted-set
+/// scores (`1.1` is `1.1000000000000001`, `inf` and `-inf` are spelled out).
+pub fn format_score(d: f64) -> String {
+    if d.is_nan() {
+        return "nan".to_string();
+    }
+    if d.is_infinite() {
+        return if d < 0.0 { "-inf" } else { "inf" }.to_string();
+    }
+    // 17 significant digits, correctly rounded, as `d.dddddddddddddddde<exp>`.
+    let sci = format!("{:.16e}", d.abs());
+    let (mantissa, exp10) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
+    let exp10: i32 = exp10.parse().unwrap_or(0);
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let mut out = String::new();
+    if d.is_sign_negative() {
+        out.push('-');
+    }
+    let (int, frac) = match usize::try_from(exp10) {
+        Ok(e) if e < 17 => digits.split_at(e + 1),
+        _ if (-4..0).contains(&exp10) => ("0", digits.as_str()),
+        _ => digits.split_at(1),
+    };
+    out.push_str(int);
+    let lead = if (-4..0).contains(&exp10) {
+        -exp10 - 1
+    } else {
+        0
+    };
+    let frac = frac.trim_end_matches('0');
+    if !frac.is_empty() {
+        out.push('.');
+        (0..lead).for_each(|_| out.push('0'));
+        out.push_str(frac);
+    }
+    if !(-4..17).contains(&exp10) {
+        let sign = if exp10 < 0 { '-' } else { '+' };
+        out.push_str(&format!("e{sign}{:02}", exp10.abs()));
+    }
     out
 }
 
@@ -290,6 +351,22 @@ mod tests {
             "$4\r\n-inf\r\n",
             ",-inf\r\n",
         );
+        both(
+            Reply::Score(1.1),
+            "$18\r\n1.1000000000000001\r\n",
+            ",1.1000000000000001\r\n",
+        );
+        both(
+            Reply::Score(f64::NEG_INFINITY),
+            "$4\r\n-inf\r\n",
+            ",-inf\r\n",
+        );
+        both(
+            Reply::Pairs(vec![(Reply::bulk("m"), Reply::Score(2.0))]),
+            "*2\r\n$1\r\nm\r\n$1\r\n2\r\n",
+            "*1\r\n*2\r\n$1\r\nm\r\n,2\r\n",
+        );
+        both(Reply::Pairs(vec![]), "*0\r\n", "*0\r\n");
         both(
             Reply::Verbatim("a=1\n".into()),
             "$4\r\na=1\n\r\n",

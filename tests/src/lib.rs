@@ -27,6 +27,7 @@ pub mod cluster;
 pub mod http;
 pub mod node;
 pub mod raw;
+pub mod redis_server;
 pub mod slot;
 pub mod tools;
 pub mod wait;

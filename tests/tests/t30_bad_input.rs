@@ -135,8 +135,8 @@ fn unknown_command_has_redis_text() {
         Reply::Error("ERR unknown command 'FOO', with args beginning with: ".into())
     );
     assert_eq!(
-        conn.cmd(&["LPUSH", "list", "x"]),
-        Reply::Error("ERR unknown command 'LPUSH', with args beginning with: 'list' 'x' ".into())
+        conn.cmd(&["BLPOP", "list", "0"]),
+        Reply::Error("ERR unknown command 'BLPOP', with args beginning with: 'list' '0' ".into())
     );
     assert_eq!(conn.cmd(&["PING"]), Reply::Simple("PONG".into()));
 }

@@ -1,7 +1,8 @@
 //! Connection and server commands answered by the connection itself, never by a shard: PING,
 //! ECHO, HELLO, AUTH, SELECT, QUIT, RESET, CLIENT ..., COMMAND ..., INFO, READONLY, READWRITE,
-//! ASKING, CLUSTER (parsed in `cluster.rs`). This file parses the rest; the connection owns the
-//! state they read and change.
+//! ASKING, CLUSTER (parsed in `cluster.rs`), OBJECT HELP (`generic.rs`), and the transaction
+//! commands MULTI, EXEC, DISCARD, WATCH, UNWATCH (run by `crate::multi` with the connection).
+//! This file parses the rest; the connection owns the state they read and change.
 
 use bytes::Bytes;
 
@@ -43,6 +44,12 @@ pub enum ConnCmd {
     Asking,
     /// CLUSTER introspection, answered from the node's topology.
     Cluster(super::cluster::ClusterCmd),
+    ObjectHelp,
+    Multi,
+    Exec,
+    Discard,
+    Watch(Vec<Bytes>),
+    Unwatch,
 }
 
 /// COMMAND and its subcommands; answered from the static table by [`super::command_reply`].
@@ -156,6 +163,26 @@ pub(super) fn parse_readwrite(_: &mut Args) -> Result<Command, Reply> {
 
 pub(super) fn parse_asking(_: &mut Args) -> Result<Command, Reply> {
     conn(ConnCmd::Asking)
+}
+
+pub(super) fn parse_multi(_: &mut Args) -> Result<Command, Reply> {
+    conn(ConnCmd::Multi)
+}
+
+pub(super) fn parse_exec(_: &mut Args) -> Result<Command, Reply> {
+    conn(ConnCmd::Exec)
+}
+
+pub(super) fn parse_discard(_: &mut Args) -> Result<Command, Reply> {
+    conn(ConnCmd::Discard)
+}
+
+pub(super) fn parse_watch(a: &mut Args) -> Result<Command, Reply> {
+    conn(ConnCmd::Watch(a.rest().to_vec()))
+}
+
+pub(super) fn parse_unwatch(_: &mut Args) -> Result<Command, Reply> {
+    conn(ConnCmd::Unwatch)
 }
 
 pub(super) fn parse_info(a: &mut Args) -> Result<Command, Reply> {

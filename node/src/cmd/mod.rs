@@ -12,7 +12,8 @@
 //!
 //! Names, arities and metadata live in one table (`table.rs`); each family file parses, applies
 //! and executes its own commands: `string.rs`, `set.rs` (SET and GETEX options), `counter.rs`,
-//! `keyspace.rs`, `expire.rs`, `scan.rs`, `conn.rs`, `cluster.rs`. The collection families keep
+//! `keyspace.rs`, `generic.rs` (RENAME, COPY, OBJECT), `expire.rs`, `scan.rs`, `conn.rs`,
+//! `cluster.rs`; EXEC's log entry is applied by `crate::multi`. The collection families keep
 //! their table rows and their read and write enums in their own files: `hash.rs`, `list.rs`,
 //! `sets.rs`, `zset.rs`, over the shared helpers of `coll.rs`. Helpers: `parse.rs` (argument cursor,
 //! number parsing, shared error texts), `glob.rs` (Redis pattern matching), `ldouble.rs` and
@@ -26,6 +27,7 @@ mod coll;
 pub mod conn;
 pub mod counter;
 pub mod expire;
+pub mod generic;
 pub mod hash;
 pub mod keyspace;
 pub mod list;
@@ -75,6 +77,13 @@ pub fn parse(args: &[Bytes]) -> Result<Command, Reply> {
     table::parse(args)
 }
 
+/// The checks Redis makes before a command runs: a known command (and subcommand) with a valid
+/// arity. A line that passes them but fails [`parse`] fails in the command itself (inside MULTI
+/// it is queued, and EXEC answers its error).
+pub fn precheck(args: &[Bytes]) -> Result<(), Reply> {
+    table::resolve(args).map(|_| ())
+}
+
 /// Commands that only read one shard's committed state.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ReadCmd {
@@ -113,6 +122,14 @@ pub enum ReadCmd {
     List(list::ListRead),
     Sets(sets::SetRead),
     ZSet(zset::ZSetRead),
+    /// OBJECT ENCODING.
+    ObjectEncoding {
+        key: Bytes,
+    },
+    /// WATCH's read (no client can name it): each key's record stamp, nil when absent.
+    Stamps {
+        keys: Vec<Bytes>,
+    },
 }
 
 /// What a read may use besides the data: the reader's clock and a random seed (`RANDOMKEY`).
@@ -130,8 +147,9 @@ impl ReadCmd {
             | ReadCmd::Strlen { key }
             | ReadCmd::GetRange { key, .. }
             | ReadCmd::Type { key }
-            | ReadCmd::Ttl { key, .. } => vec![key.as_ref()],
-            ReadCmd::MGet { keys } | ReadCmd::Exists { keys } => {
+            | ReadCmd::Ttl { key, .. }
+            | ReadCmd::ObjectEncoding { key } => vec![key.as_ref()],
+            ReadCmd::MGet { keys } | ReadCmd::Exists { keys } | ReadCmd::Stamps { keys } => {
                 keys.iter().map(|k| k.as_ref()).collect()
             }
             ReadCmd::Scan(_) | ReadCmd::Keys { .. } | ReadCmd::RandomKey | ReadCmd::DbSize => {
@@ -198,6 +216,8 @@ impl ReadCmd {
             ReadCmd::List(c) => c.execute(r, ctx),
             ReadCmd::Sets(c) => c.execute(r, ctx),
             ReadCmd::ZSet(c) => c.execute(r, ctx),
+            ReadCmd::ObjectEncoding { key } => generic::object_encoding(r, now, key),
+            ReadCmd::Stamps { keys } => stamps(r, now, keys),
             ReadCmd::Scan(_) | ReadCmd::Keys { .. } | ReadCmd::RandomKey => Err(Stop::Reply(
                 Reply::err("this command reads the whole keyspace and cannot run here"),
             )),
@@ -289,6 +309,26 @@ pub enum WriteCmd {
     List(list::ListWrite),
     Sets(sets::SetWrite),
     ZSet(zset::ZSetWrite),
+    /// RENAME (`nx == false`) and RENAMENX.
+    Rename {
+        src: Vec<u8>,
+        dst: Vec<u8>,
+        nx: bool,
+    },
+    Copy {
+        src: Vec<u8>,
+        dst: Vec<u8>,
+        replace: bool,
+    },
+    /// EXEC of a MULTI transaction (never parsed from a client): if every watched key's live
+    /// record stamp is still the one WATCH read, each queued command line is parsed again and
+    /// run in order, all in this one entry (see `crate::multi`). `route_key` is one key of the
+    /// transaction's slot, which every key of it hashes to.
+    Exec {
+        route_key: Vec<u8>,
+        watched: Vec<(Vec<u8>, Option<u64>)>,
+        cmds: Vec<Vec<Vec<u8>>>,
+    },
 }
 
 impl WriteCmd {
@@ -314,6 +354,14 @@ impl WriteCmd {
             WriteCmd::List(c) => c.keys(),
             WriteCmd::Sets(c) => c.keys(),
             WriteCmd::ZSet(c) => c.keys(),
+            WriteCmd::Rename { src, dst, .. } | WriteCmd::Copy { src, dst, .. } => {
+                vec![src.as_slice(), dst.as_slice()]
+            }
+            WriteCmd::Exec {
+                route_key, watched, ..
+            } => std::iter::once(route_key.as_slice())
+                .chain(watched.iter().map(|(k, _)| k.as_slice()))
+                .collect(),
         }
     }
 
@@ -369,6 +417,11 @@ impl WriteCmd {
             WriteCmd::List(c) => c.apply(kv, now),
             WriteCmd::Sets(c) => c.apply(kv, now),
             WriteCmd::ZSet(c) => c.apply(kv, now),
+            WriteCmd::Rename { src, dst, nx } => generic::rename(kv, now, src, dst, *nx),
+            WriteCmd::Copy { src, dst, replace } => generic::copy(kv, now, src, dst, *replace),
+            WriteCmd::Exec { watched, cmds, .. } => {
+                return crate::multi::apply_exec(kv, now, watched, cmds)
+            }
         })
     }
 }
@@ -465,6 +518,23 @@ fn store(kv: &mut dyn KvWrite, now: u64, key: &[u8], record: Record) -> Step<()>
         kv.delete(key)?;
     }
     Ok(())
+}
+
+/// A deterministic pseudo-random value for a read run at apply (inside EXEC).
+pub(crate) fn apply_random(kv: &mut dyn KvWrite) -> u64 {
+    coll::apply_random(kv)
+}
+
+/// The stamp of each key's live record (see [`Record::stamp`]), nil when absent or expired.
+fn stamps(r: &dyn KvRead, now: u64, keys: &[Bytes]) -> Step<Reply> {
+    let mut out = Vec::with_capacity(keys.len());
+    for key in keys {
+        out.push(match live(r, now, key)? {
+            Some(rec) => Reply::Int(i64::try_from(rec.stamp).unwrap_or(i64::MAX)),
+            None => Reply::Nil,
+        });
+    }
+    Ok(Reply::Array(out))
 }
 
 fn len_reply(n: usize) -> Reply {

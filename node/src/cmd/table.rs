@@ -12,16 +12,19 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 
 use super::parse::{err, Args};
-use super::{cluster, conn, counter, expire, glob, keyspace, placement, scan, set, string, tanli};
+use super::{cluster, conn, counter, expire, generic, glob, keyspace, placement, scan, set};
 use super::{hash, list, sets, zset};
+use super::{string, tanli};
 use super::{Command, CommandSub, ListFilter};
 use crate::reply::Reply;
 
 pub(super) type Parser = fn(&mut Args<'_>) -> Result<Command, Reply>;
 
-/// The single key spec our keyed commands have: keys start at argument 1.
+/// A key spec: keys from argument `begin` (1 for most commands) over a range.
 #[derive(Debug)]
 pub struct KeyRange {
+    /// Index of the first key in the command line (the name is 0).
+    pub begin: i64,
     pub notes: Option<&'static str>,
     pub flags: &'static [&'static str],
     /// Index of the last key relative to the first (-1: the last argument).
@@ -40,6 +43,8 @@ pub struct Spec {
     pub acl: &'static [&'static str],
     pub tips: &'static [&'static str],
     pub keys: Option<KeyRange>,
+    /// A second key spec (RENAME's and COPY's destination).
+    pub keys2: Option<KeyRange>,
     pub group: &'static str,
     pub since: &'static str,
     pub summary: &'static str,
@@ -65,6 +70,7 @@ pub(super) const fn cmd(
         acl,
         tips: &[],
         keys: None,
+        keys2: None,
         group,
         since,
         summary,
@@ -91,10 +97,35 @@ impl Spec {
         step: i64,
     ) -> Spec {
         self.keys = Some(KeyRange {
+            begin: 1,
             notes,
             flags,
             last,
             step,
+        });
+        self
+    }
+
+    /// One key at argument `begin` (OBJECT ENCODING's is 2).
+    pub(super) const fn key_at(mut self, begin: i64, flags: &'static [&'static str]) -> Spec {
+        self.keys = Some(KeyRange {
+            begin,
+            notes: None,
+            flags,
+            last: 0,
+            step: 1,
+        });
+        self
+    }
+
+    /// A second spec: one key at argument `begin`, after the first spec's.
+    pub(super) const fn then_key(mut self, begin: i64, flags: &'static [&'static str]) -> Spec {
+        self.keys2 = Some(KeyRange {
+            begin,
+            notes: None,
+            flags,
+            last: 0,
+            step: 1,
         });
         self
     }
@@ -156,6 +187,15 @@ static COMMAND_SUBS: [Spec; 5] = [
 const STALE: &[&str] = &["stale"];
 
 #[rustfmt::skip]
+static OBJECT_SUBS: [Spec; 2] = [
+    cmd("object|encoding", 3, RO, KEYSPACE, "generic", "2.2.3", "Returns the internal representation Redis would use for a value.", generic::parse_object_encoding).tips(NONDET).key_at(2, &["RO"]),
+    cmd("object|help", 2, LOADING_STALE, KEYSPACE, "generic", "6.2.0", "Shows the OBJECT subcommands.", generic::parse_object_help),
+];
+
+const TX_FLAGS: &[&str] = &["noscript", "loading", "stale", "fast", "allow_busy"];
+const TRANSACTION: &[&str] = &["transaction"];
+
+#[rustfmt::skip]
 static CLUSTER_SUBS: [Spec; 10] = [
     cmd("cluster|countkeysinslot", 3, STALE, &[], "cluster", "3.0.0", "Return the number of local keys in the specified hash slot", cluster::parse_countkeysinslot),
     cmd("cluster|getkeysinslot", 4, STALE, &[], "cluster", "3.0.0", "Return local key names in the specified hash slot", cluster::parse_getkeysinslot).tips(NONDET),
@@ -179,12 +219,15 @@ static CORE: &[Spec] = &[
     cmd("client", -2, &[], &[], "connection", "2.4.0", "Connection commands.", conn::parse_container).subs(&CLIENT_SUBS),
     cmd("cluster", -2, &[], &[], "cluster", "3.0.0", "A container for Redis Cluster commands.", conn::parse_container).subs(&CLUSTER_SUBS),
     cmd("command", -1, LOADING_STALE, CONNECTION, "server", "2.8.13", "Describes every command.", conn::parse_command).tips(NONDET_ORDER).subs(&COMMAND_SUBS),
+    cmd("copy", -3, W_OOM, KEYSPACE, "generic", "6.2.0", "Copies a key's value to another key.", generic::parse_copy).key(RO_ACCESS).then_key(2, &["OW", "update"]),
     cmd("dbsize", 1, RO_FAST, KEYSPACE, "server", "1.0.0", "Counts the keys.", keyspace::parse_dbsize).tips(&["request_policy:all_shards", "response_policy:agg_sum"]),
     cmd("decr", 2, W_OOM_FAST, STRING, "string", "1.0.0", "Decrements an integer value by one.", counter::parse_decr).key(RW_ACCESS_UPDATE),
     cmd("decrby", 3, W_OOM_FAST, STRING, "string", "1.0.0", "Decrements an integer value.", counter::parse_decrby).key(RW_ACCESS_UPDATE),
     cmd("del", -2, W, KEYSPACE, "generic", "1.0.0", "Deletes keys.", keyspace::parse_del).tips(MULTI_SUM).key_range(None, &["RM", "delete"], -1, 1),
     cmd("delifeq", 3, W_FAST, STRING, "string", "9.0.0", "Deletes a key if its value equals the given one.", tanli::parse_delifeq).key(&["RM", "delete"]),
+    cmd("discard", 1, TX_FLAGS, TRANSACTION, "transactions", "2.0.0", "Discards the commands queued since MULTI.", conn::parse_discard),
     cmd("echo", 2, &["loading", "stale", "fast"], CONNECTION, "connection", "1.0.0", "Returns its argument.", conn::parse_echo),
+    cmd("exec", 1, &["noscript", "loading", "stale", "skip_slowlog"], TRANSACTION, "transactions", "1.2.0", "Runs the commands queued since MULTI, as one.", conn::parse_exec),
     cmd("exists", -2, RO_FAST, KEYSPACE, "generic", "1.0.0", "Counts which of the keys exist.", keyspace::parse_exists).tips(MULTI_SUM).key_range(None, &["RO"], -1, 1),
     cmd("expire", -3, W_FAST, KEYSPACE, "generic", "1.0.0", "Sets a key's time to live in seconds.", expire::parse_expire_cmd).key(RW_UPDATE),
     cmd("expireat", -3, W_FAST, KEYSPACE, "generic", "1.2.0", "Sets a key's expiry as a Unix time in seconds.", expire::parse_expireat).key(RW_UPDATE),
@@ -204,6 +247,8 @@ static CORE: &[Spec] = &[
     cmd("mget", -2, RO_FAST, STRING, "string", "1.0.0", "Returns several string values.", string::parse_mget).tips(&["request_policy:multi_shard"]).key_range(None, RO_ACCESS, -1, 1),
     cmd("mset", -3, W_OOM, STRING, "string", "1.0.1", "Sets several string values.", string::parse_mset).tips(&["request_policy:multi_shard", "response_policy:all_succeeded"]).key_range(None, &["OW", "update"], -1, 2),
     cmd("msetnx", -3, W_OOM, STRING, "string", "1.0.1", "Sets several string values only if none of the keys exist.", string::parse_msetnx).key_range(None, &["OW", "insert"], -1, 2),
+    cmd("multi", 1, TX_FLAGS, TRANSACTION, "transactions", "1.2.0", "Starts a transaction.", conn::parse_multi),
+    cmd("object", -2, &[], &[], "generic", "2.2.3", "A container for object introspection commands.", conn::parse_container).subs(&OBJECT_SUBS),
     cmd("persist", 2, W_FAST, KEYSPACE, "generic", "2.2.0", "Removes a key's expiry.", expire::parse_persist).key(RW_UPDATE),
     cmd("pexpire", -3, W_FAST, KEYSPACE, "generic", "2.6.0", "Sets a key's time to live in milliseconds.", expire::parse_pexpire).key(RW_UPDATE),
     cmd("pexpireat", -3, W_FAST, KEYSPACE, "generic", "2.6.0", "Sets a key's expiry as a Unix time in milliseconds.", expire::parse_pexpireat).key(RW_UPDATE),
@@ -214,6 +259,8 @@ static CORE: &[Spec] = &[
     cmd("randomkey", 1, RO, KEYSPACE, "generic", "1.0.0", "Returns a random key.", keyspace::parse_randomkey).tips(&["request_policy:all_shards", "response_policy:special", "nondeterministic_output"]),
     cmd("readonly", 1, &["loading", "stale", "fast"], CONNECTION, "cluster", "3.0.0", "Allows reads from replicas on this connection.", conn::parse_readonly),
     cmd("readwrite", 1, &["loading", "stale", "fast"], CONNECTION, "cluster", "3.0.0", "Ends READONLY mode.", conn::parse_readwrite),
+    cmd("rename", 3, W, KEYSPACE, "generic", "1.0.0", "Renames a key, replacing the destination.", generic::parse_rename).key(&["RW", "access", "delete"]).then_key(2, &["OW", "update"]),
+    cmd("renamenx", 3, W_FAST, KEYSPACE, "generic", "1.0.0", "Renames a key if the new name is free.", generic::parse_renamenx).key(&["RW", "access", "delete"]).then_key(2, &["OW", "insert"]),
     cmd("reset", 1, CONN_FLAGS, CONNECTION, "connection", "6.2.0", "Resets the connection state.", conn::parse_reset),
     cmd("scan", -2, RO, KEYSPACE, "generic", "2.8.0", "Iterates over the keys.", scan::parse_scan).tips(&["nondeterministic_output", "request_policy:special", "response_policy:special"]),
     cmd("select", 2, &["loading", "stale", "fast"], CONNECTION, "connection", "1.0.0", "Selects the database.", conn::parse_select),
@@ -235,6 +282,8 @@ static CORE: &[Spec] = &[
     cmd("ttl", 2, RO_FAST, KEYSPACE, "generic", "1.0.0", "Returns a key's time to live in seconds.", expire::parse_ttl).tips(NONDET).key(RO_ACCESS),
     cmd("type", 2, RO_FAST, KEYSPACE, "generic", "1.0.0", "Returns the type of a key's value.", keyspace::parse_type).key(&["RO"]),
     cmd("unlink", -2, W_FAST, KEYSPACE, "generic", "4.0.0", "Deletes keys.", keyspace::parse_del).tips(MULTI_SUM).key_range(None, &["RM", "delete"], -1, 1),
+    cmd("unwatch", 1, TX_FLAGS, TRANSACTION, "transactions", "2.2.0", "Forgets the watched keys.", conn::parse_unwatch),
+    cmd("watch", -2, TX_FLAGS, TRANSACTION, "transactions", "2.2.0", "Makes the next EXEC run only if these keys are unchanged.", conn::parse_watch).key_range(None, &["RO"], -1, 1),
 ];
 
 /// Redis's ACL categories in the order it prints them.
@@ -265,9 +314,17 @@ impl Spec {
 
     /// `(first key, last key, step)` as COMMAND INFO's legacy fields.
     fn legacy_range(&self) -> (i64, i64, i64) {
-        match &self.keys {
-            None => (0, 0, 0),
-            Some(k) => (1, if k.last >= 0 { k.last + 1 } else { k.last }, k.step),
+        let last = |k: &KeyRange| {
+            if k.last >= 0 {
+                k.begin + k.last
+            } else {
+                k.last
+            }
+        };
+        match (&self.keys, &self.keys2) {
+            (None, _) => (0, 0, 0),
+            (Some(k), None) => (k.begin, last(k), k.step),
+            (Some(k), Some(k2)) => (k.begin, last(k2), k.step),
         }
     }
 
@@ -319,6 +376,12 @@ fn lookup_full(name: &[u8]) -> Option<&'static Spec> {
 
 /// Lookup, arity check and dispatch to the family parser.
 pub(super) fn parse(args: &[Bytes]) -> Result<Command, Reply> {
+    let (spec, tail) = resolve(args)?;
+    (spec.parse)(&mut Args::new(spec.name, tail))
+}
+
+/// Lookup and arity check: the command's row and the arguments its parser reads.
+pub(super) fn resolve(args: &[Bytes]) -> Result<(&'static Spec, &[Bytes]), Reply> {
     let Some((name, rest)) = args.split_first() else {
         return Err(unknown_command(b"", &[]));
     };
@@ -336,7 +399,7 @@ pub(super) fn parse(args: &[Bytes]) -> Result<Command, Reply> {
     if (spec.arity > 0 && spec.arity != argc) || argc < -spec.arity {
         return Err(err::arity(spec.name));
     }
-    (spec.parse)(&mut Args::new(spec.name, tail))
+    Ok((spec, tail))
 }
 
 /// Text of a C string argument as Redis's `%.Ns` prints it: up to the first NUL, at most `n`
@@ -378,7 +441,7 @@ fn status_set(items: impl IntoIterator<Item = String>) -> Reply {
 
 fn info_entry(spec: &Spec) -> Reply {
     let (first, last, step) = spec.legacy_range();
-    let key_specs = spec.keys.iter().map(|k| {
+    let key_specs = spec.keys.iter().chain(spec.keys2.iter()).map(|k| {
         let mut m = Vec::new();
         if let Some(notes) = k.notes {
             m.push((bulk("notes"), bulk(notes)));
@@ -387,7 +450,7 @@ fn info_entry(spec: &Spec) -> Reply {
             bulk("flags"),
             status_set(k.flags.iter().map(|f| f.to_string())),
         ));
-        let index = Reply::Map(vec![(bulk("index"), Reply::Int(1))]);
+        let index = Reply::Map(vec![(bulk("index"), Reply::Int(k.begin))]);
         m.push((
             bulk("begin_search"),
             Reply::Map(vec![(bulk("type"), bulk("index")), (bulk("spec"), index)]),
@@ -523,6 +586,9 @@ fn getkeys(line: &[Bytes]) -> Reply {
             .into_iter()
             .map(|k| Reply::Bulk(k.to_vec()))
             .collect(),
+        Ok(Command::Conn(super::ConnCmd::Watch(keys))) => {
+            keys.iter().map(|k| Reply::Bulk(k.to_vec())).collect()
+        }
         _ => return Reply::err("Invalid arguments specified for command"),
     };
     Reply::Array(keys)

@@ -8,11 +8,14 @@ use tanli_storage::dedup::{DedupPolicy, RequestId, Seen};
 use std::ops::Bound;
 
 use tanli_storage::{
-    KvRead, KvWrite, MemberRange, Record, ScanPage, ShardRead, StorageError, Sub,
+    Entries, KvRead, KvWrite, MemberRange, Record, ScanPage, ShardRead, StorageError, Sub,
 };
 
 use super::{parse, Command, ReadCtx, WriteCmd};
 use crate::reply::Reply;
+
+/// An element's place: (key, version, tag, member).
+pub type SubKey = (Vec<u8>, u64, u8, Vec<u8>);
 
 /// Records by key; `scan` cursors are positions in key order. The exactly-once table is kept
 /// whole (no bounds: unit tests only).
@@ -22,7 +25,7 @@ pub struct MemKv {
     pub requests: BTreeMap<(u64, u64), Vec<u8>>,
     /// Collection elements by (key, version, tag, member). Like the state machine, a key that
     /// stops naming an instance loses its elements.
-    pub subs: BTreeMap<(Vec<u8>, u64, u8, Vec<u8>), Vec<u8>>,
+    pub subs: BTreeMap<SubKey, Vec<u8>>,
     /// The last stamp and version handed out.
     pub clock: u64,
 }
@@ -93,7 +96,7 @@ impl KvRead for MemKv {
         range: MemberRange<'_>,
         reverse: bool,
         limit: usize,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, StorageError> {
+    ) -> Result<Entries, StorageError> {
         let at = |m: &[u8]| (sub.key.to_vec(), sub.version, sub.tag, m.to_vec());
         let lo = match range.0 {
             Bound::Included(m) => Bound::Included(at(m)),
