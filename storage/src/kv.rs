@@ -95,9 +95,10 @@ impl Record {
     }
 }
 
-/// What a collection's metadata record holds: its instance version, its number of elements, and
-/// for a list the index of its first element. Persisted as `version:u64 len:u64 head:u64`, all
-/// big-endian.
+/// What a collection's metadata record holds: its instance version, its number of elements, for
+/// a list the index of its first element, and whether it has outgrown Redis's compact encoding.
+/// Persisted as `version:u64 len:u64 head:u64`, all big-endian, then one flags byte (bit 0:
+/// `big`) only when a flag is set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CollMeta {
     /// Names this instance's sub-entries. A new collection gets a version no earlier instance in
@@ -107,6 +108,9 @@ pub struct CollMeta {
     pub len: u64,
     /// Lists: the index of the first element; elements sit at `head..head + len`.
     pub head: u64,
+    /// The collection once held more or bigger elements than Redis keeps in its compact
+    /// encoding (listpack, intset). Redis never converts back, so neither does `OBJECT ENCODING`.
+    pub big: bool,
 }
 
 impl CollMeta {
@@ -119,29 +123,39 @@ impl CollMeta {
             version,
             len: 0,
             head: CollMeta::LIST_START,
+            big: false,
         }
     }
 
     pub fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(24);
+        let mut out = Vec::with_capacity(25);
         for v in [self.version, self.len, self.head] {
             out.extend_from_slice(&v.to_be_bytes());
+        }
+        if self.big {
+            out.push(META_BIG);
         }
         out
     }
 
     pub fn decode(b: &[u8]) -> Option<CollMeta> {
-        if b.len() != 24 {
-            return None;
-        }
+        let flags = match b.len() {
+            24 => 0,
+            25 if b[24] & !META_BIG == 0 => b[24],
+            _ => return None,
+        };
         let at = |i: usize| u64::from_be_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]));
         Some(CollMeta {
             version: at(0),
             len: at(8),
             head: at(16),
+            big: flags & META_BIG != 0,
         })
     }
 }
+
+/// `CollMeta` flag bit: `big`.
+const META_BIG: u8 = 1;
 
 /// One space of sub-entries of one collection instance: `tag` separates a sorted set's
 /// member-to-score entries from its score index; hashes, lists and sets use one tag. Members are

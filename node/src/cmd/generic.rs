@@ -17,21 +17,13 @@ use bytes::Bytes;
 use tanli_storage::{CollMeta, Kind, KvRead, KvWrite, Record, StorageError, Sub};
 
 use super::parse::{eq_ic, err, parse_i64, Args};
-use super::{live, live_w, Command, ConnCmd, ReadCmd, Step, WriteCmd};
+use super::{encoding, live, live_w, Command, ConnCmd, ReadCmd, Step, WriteCmd};
 use crate::reply::Reply;
 
 /// Elements COPY reads per page of a collection.
 const COPY_PAGE_ENTRIES: usize = 1024;
 /// Redis's `OBJ_ENCODING_EMBSTR_SIZE_LIMIT`: longer strings are `raw`.
 const EMBSTR_BYTES_MAX: usize = 44;
-/// Redis 7.0's `hash-max-listpack-entries` and `hash-max-listpack-value` defaults.
-const HASH_LISTPACK_ENTRIES_MAX: u64 = 512;
-const HASH_LISTPACK_VALUE_BYTES_MAX: usize = 64;
-/// Redis 7.0's `set-max-intset-entries` default (7.0 has no listpack sets).
-const SET_INTSET_ENTRIES_MAX: u64 = 512;
-/// Redis 7.0's `zset-max-listpack-entries` and `zset-max-listpack-value` defaults.
-const ZSET_LISTPACK_ENTRIES_MAX: u64 = 128;
-const ZSET_LISTPACK_VALUE_BYTES_MAX: usize = 64;
 /// Element spaces a collection may use (a sorted set's members, score order and hash order; a
 /// set's members and hash order; one otherwise).
 const TAGS: [u8; 3] = [0, 1, 2];
@@ -212,30 +204,16 @@ pub(super) fn object_encoding(r: &dyn KvRead, now: u64, key: &Bytes) -> Step<Rep
     let name = match rec.kind {
         Kind::String => string_encoding(&rec.data),
         Kind::List => "quicklist",
-        Kind::Hash => {
-            let small = |m: &[u8], v: &[u8]| {
-                m.len() <= HASH_LISTPACK_VALUE_BYTES_MAX && v.len() <= HASH_LISTPACK_VALUE_BYTES_MAX
-            };
-            if all_small(r, key, meta_of(&rec)?, HASH_LISTPACK_ENTRIES_MAX, small)? {
-                "listpack"
-            } else {
-                "hashtable"
-            }
-        }
-        Kind::Set => {
-            let int = |m: &[u8], _: &[u8]| parse_i64(m).is_some();
-            if all_small(r, key, meta_of(&rec)?, SET_INTSET_ENTRIES_MAX, int)? {
-                "intset"
-            } else {
-                "hashtable"
-            }
-        }
-        Kind::ZSet => {
-            let small = |m: &[u8], _: &[u8]| m.len() <= ZSET_LISTPACK_VALUE_BYTES_MAX;
-            if all_small(r, key, meta_of(&rec)?, ZSET_LISTPACK_ENTRIES_MAX, small)? {
-                "listpack"
-            } else {
-                "skiplist"
+        kind => {
+            let meta = meta_of(&rec)?;
+            let compact = !meta.big
+                && !encoding::too_many(kind, meta.len)
+                && all_small(r, key, meta, |m, v| !encoding::too_big(kind, m, v))?;
+            match (kind, compact) {
+                (Kind::Set, true) => "intset",
+                (Kind::Set, false) | (Kind::Hash, false) => "hashtable",
+                (Kind::ZSet, false) => "skiplist",
+                _ => "listpack",
             }
         }
     };
@@ -254,19 +232,15 @@ fn string_encoding(v: &[u8]) -> &'static str {
     }
 }
 
-/// True when the collection has at most `entries_max` elements and `fits` holds for each
-/// (member, value) of its first element space. Elements are read one at a time and only under
-/// the entry bound, so at most one long element is ever read.
+/// True when `fits` holds for each (member, value) of the collection's first element space.
+/// Called only under the compact encoding's entry bound; elements are read one at a time, so at
+/// most one long element is ever read.
 fn all_small(
     r: &dyn KvRead,
     key: &[u8],
     meta: CollMeta,
-    entries_max: u64,
     fits: impl Fn(&[u8], &[u8]) -> bool,
 ) -> Step<bool> {
-    if meta.len > entries_max {
-        return Ok(false);
-    }
     let sub = Sub {
         key,
         version: meta.version,

@@ -630,6 +630,7 @@ fn list_at(kv: &mut MemKv, key: &str, index: u64) {
         version,
         len: 1,
         head: index,
+        big: false,
     };
     kv.map.insert(
         key.as_bytes().to_vec(),

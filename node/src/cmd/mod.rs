@@ -25,6 +25,7 @@
 pub mod cluster;
 mod coll;
 pub mod conn;
+mod encoding;
 pub mod counter;
 pub mod expire;
 pub mod generic;
@@ -413,10 +414,10 @@ impl WriteCmd {
             WriteCmd::Reap { keys } => keyspace::reap(kv, now, keys),
             WriteCmd::DelIfEq { key, value } => tanli::delifeq(kv, now, key, value),
             WriteCmd::Req { id, policy, inner } => tanli::apply_req(kv, now, *id, *policy, inner),
-            WriteCmd::Hash(c) => c.apply(kv, now),
+            WriteCmd::Hash(c) => encoding::tracked(kv, |kv| c.apply(kv, now)),
             WriteCmd::List(c) => c.apply(kv, now),
-            WriteCmd::Sets(c) => c.apply(kv, now),
-            WriteCmd::ZSet(c) => c.apply(kv, now),
+            WriteCmd::Sets(c) => encoding::tracked(kv, |kv| c.apply(kv, now)),
+            WriteCmd::ZSet(c) => encoding::tracked(kv, |kv| c.apply(kv, now)),
             WriteCmd::Rename { src, dst, nx } => generic::rename(kv, now, src, dst, *nx),
             WriteCmd::Copy { src, dst, replace } => generic::copy(kv, now, src, dst, *replace),
             WriteCmd::Exec { watched, cmds, .. } => {
