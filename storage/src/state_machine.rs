@@ -417,6 +417,19 @@ impl KvWrite for Txn<'_> {
         Ok(())
     }
 
+    fn sub_delete_range(
+        &mut self,
+        sub: Sub<'_>,
+        range: MemberRange<'_>,
+    ) -> Result<(), StorageError> {
+        let (lo, hi) = sub::key_range(self.shard, sub, range);
+        if lo < hi {
+            self.batch.delete_range_cf(self.sub, &lo, &hi);
+            self.subs.delete_range(lo, hi);
+        }
+        Ok(())
+    }
+
     fn new_version(&mut self) -> u64 {
         // Log indexes grow and are never reused in a shard; 2^20 versions per entry is far more
         // than one entry can create (a transaction is bounded well below that).

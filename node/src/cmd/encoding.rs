@@ -171,6 +171,14 @@ impl KvWrite for Tracker<'_> {
         self.inner.sub_delete(sub, member)
     }
 
+    fn sub_delete_range(
+        &mut self,
+        sub: Sub<'_>,
+        range: MemberRange<'_>,
+    ) -> Result<(), StorageError> {
+        self.inner.sub_delete_range(sub, range)
+    }
+
     fn new_version(&mut self) -> u64 {
         self.inner.new_version()
     }

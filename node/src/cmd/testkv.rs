@@ -160,6 +160,18 @@ impl KvWrite for MemKv {
         Ok(())
     }
 
+    fn sub_delete_range(
+        &mut self,
+        sub: Sub<'_>,
+        range: MemberRange<'_>,
+    ) -> Result<(), StorageError> {
+        let doomed = self.sub_range(sub, range, false, usize::MAX)?;
+        for (m, _) in doomed {
+            self.sub_delete(sub, &m)?;
+        }
+        Ok(())
+    }
+
     fn new_version(&mut self) -> u64 {
         self.clock += 1;
         self.clock
