@@ -20,9 +20,9 @@
 //! | kind   | tag | member                                   | value          |
 //! |--------|-----|------------------------------------------|----------------|
 //! | hash   | 0   | field                                    | field value    |
-//! | hash   | 1   | field hash (8 bytes, `key_hash`) + field | empty (hash order: `node::cmd::hash`) |
+//! | hash   | 1   | field hash (8 bytes, `key_hash`) + field | empty (hash order: `node::cmd::hashorder`) |
 //! | set    | 0   | member                                   | empty          |
-//! | set    | 1   | member hash (8 bytes, `key_hash`) + member | empty (hash order: `node::cmd::sets`) |
+//! | set    | 1   | member hash (8 bytes, `key_hash`) + member | empty (hash order: `node::cmd::hashorder`) |
 //! | list   | 0   | index:u64 BE (head..head+len, start 2^63) | element        |
 //! | zset   | 0   | member                                   | score (8 bytes, see `node::cmd::zset`) |
 //! | zset   | 1   | sortable score (8 bytes) + member        | empty          |

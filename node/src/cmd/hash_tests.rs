@@ -4,6 +4,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use tanli_storage::Kind;
+
+use super::super::coll;
+use super::super::hashorder::hash_entry;
 use super::super::testkv::{argv, bulk, err, run, MemKv};
 use super::super::{parse, Command, ReadCtx, Stop};
 use super::*;
@@ -711,6 +715,7 @@ fn hrandfield_argument_errors_in_redis_order() {
     run(&mut kv, 0, &["HSET", "h", "a", "1"]);
     let not_int = err("ERR value is not an integer or out of range");
     let range = err("ERR value is out of range");
+    let repeats = err("ERR value is out of range, a negative count must be at least -1000000");
     let syntax = err("ERR syntax error");
     for (line, want) in [
         (&["HRANDFIELD", "h", "x"][..], &not_int),
@@ -727,7 +732,7 @@ fn hrandfield_argument_errors_in_redis_order() {
             &["HRANDFIELD", "s", "4611686018427387904", "WITHVALUES"],
             &range,
         ),
-        (&["HRANDFIELD", "h", "-1000001"], &range),
+        (&["HRANDFIELD", "h", "-1000001"], &repeats),
         (&["HRANDFIELD", "s", "-1000001"], &err(WRONGTYPE)),
     ] {
         assert_eq!(&run(&mut kv, 0, line), want, "{line:?}");
@@ -818,9 +823,9 @@ fn hrandfield_repeats_are_bounded_by_reply_bytes() {
         .expect("hash");
     let mut rng = Rng(9);
     // Each pick is "f<i>" + "v<i>": 4 to 8 bytes.
-    let ok = repeats(&kv, b"h", &c, 10, true, 80, &mut rng);
+    let ok = cmds::repeats(&kv, b"h", &c, 10, true, 80, &mut rng);
     assert!(matches!(ok, Ok(ref picks) if picks.len() == 10));
-    let refused = repeats(&kv, b"h", &c, 100, true, 80, &mut rng);
+    let refused = cmds::repeats(&kv, b"h", &c, 100, true, 80, &mut rng);
     assert!(matches!(refused, Err(Stop::Reply(ref r)) if *r == err("ERR value is out of range")));
 }
 

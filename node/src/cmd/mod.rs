@@ -15,9 +15,10 @@
 //! `keyspace.rs`, `generic.rs` (RENAME, COPY, OBJECT), `expire.rs`, `scan.rs`, `conn.rs`,
 //! `cluster.rs`; EXEC's log entry is applied by `crate::multi`. The collection families keep
 //! their table rows and their read and write enums in their own files: `hash.rs`, `list.rs`,
-//! `sets.rs`, `zset.rs`, over the shared helpers of `coll.rs`. Helpers: `parse.rs` (argument cursor,
-//! number parsing, shared error texts), `glob.rs` (Redis pattern matching), `ldouble.rs` and
-//! `bignum.rs` (INCRBYFLOAT's exact `long double` arithmetic).
+//! `sets.rs`, `zset.rs`, over the shared helpers of `coll.rs` (and, for hashes and sets, the
+//! hash-order space of `hashorder.rs`: SCAN cursors and random picks). Helpers: `parse.rs`
+//! (argument cursor, number parsing, shared error texts), `glob.rs` (Redis pattern matching),
+//! `ldouble.rs` and `bignum.rs` (INCRBYFLOAT's exact `long double` arithmetic).
 //!
 //! A record whose `expire_at_ms <= now` is absent for every command; a write that finds one
 //! deletes or overwrites it.
@@ -44,6 +45,7 @@ pub mod zset;
 
 mod bignum;
 mod glob;
+mod hashorder;
 mod ldouble;
 #[cfg(test)]
 pub(crate) mod testkv;

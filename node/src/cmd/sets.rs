@@ -2,39 +2,26 @@
 //! SINTERSTORE SUNIONSTORE SDIFFSTORE SMOVE SSCAN, with Redis 7.0's replies and error texts.
 //! This file holds the table rows, the command types and the element helpers; parsing is in
 //! `sets_parse.rs`, the writes and the set algebra in `sets_cmds.rs`, SSCAN and random picks (the
-//! two walks of the hash order) in `sets_hash.rs`.
+//! two walks of the hash order, shared with hashes in `hashorder.rs`) in `sets_hash.rs`.
 //!
 //! **Layout.** Every member has two entries in its instance's element spaces: tag 0
 //! ([`MEMBERS`]) `member -> empty`, in member byte order, for membership tests and whole-set reads
 //! (SMEMBERS, and the set algebra, whose sorted streams merge without hashing); tag 1
 //! ([`BY_HASH`]) `hash(member):u64 BE + member -> empty`, the same members in the order of a
-//! stable 64-bit hash. Every write keeps the two in step. The second order exists because byte
-//! order can give SSCAN no bounded page behind a 64-bit cursor (members sharing a long prefix
-//! cannot be told apart in 64 bits), nor a fair random pick (members are rarely spread evenly
-//! over the byte space).
+//! stable 64-bit hash, for SSCAN and random picks: `hashorder.rs`, shared with hashes, says why
+//! a second order and how its cursors and picks work. Every write keeps the two in step.
 //!
-//! **SSCAN cursor.** The cursor is a position in hash order. A page returns the members whose
-//! hash is at least the cursor, COUNT of them, extended past COUNT while the next member has the
-//! same hash as the last one returned (a 64-bit collision: practically never); the next cursor
-//! is the hash of the first member not returned (never 0: it exceeds a hash already returned),
-//! or 0 at the end. So a member present for the whole iteration is returned exactly once,
-//! whatever is added or removed meanwhile; one added or removed during it may or may not be.
-//! MATCH filters a page after it is read, so a page may be empty while the cursor is not 0, as in
-//! Redis. One exception, as in Redis 7.0: a set it would hold as an intset (at most
-//! [`INTSET_ENTRIES_MAX`] canonical integers) answers cursor 0 with all its members in numeric
-//! order and cursor 0. Only cursor 0 does, so an iteration begun page by page never switches.
+//! **SSCAN** pages through the hash order with `hashorder.rs`'s stateless cursor: a member
+//! present for the whole iteration is returned exactly once. One exception, as in Redis 7.0: a
+//! set it would hold as an intset (at most [`INTSET_ENTRIES_MAX`] canonical integers) answers
+//! cursor 0 with all its members in numeric order and cursor 0. Only cursor 0 does, so an
+//! iteration begun page by page never switches.
 //!
-//! **Random members** (SPOP, SRANDMEMBER). A set of at most [`RANDOM_READ_ALL_MAX`] members, or
-//! one from which at least a third is asked for, is read whole and sampled exactly uniformly
-//! (reading at most three times the reply). Otherwise one pick reads [`RANDOM_WINDOW`] members in
-//! hash order from a random 64-bit position (wrapping around) and takes one of them uniformly. A
-//! member's chance is then the mean of the hash-space gaps in front of the 32 members ending at
-//! it; with a well-mixed hash the gaps are close to independent exponentials, so over the members
-//! of a set `n * P(member)` follows a Gamma(32, 1/32) law: mean 1, standard deviation 18%, 99% of
-//! members within -40%..+52% of the fair 1/n (a simulation of the scheme agrees). The bias is a
-//! property of the set's members, not re-drawn per call. Several distinct picks repeat single
-//! picks, skipping duplicates. SPOP, a write, draws from [`coll::apply_random`] (the same on
-//! every replica); SRANDMEMBER, a read, from the reader's seed.
+//! **Random members** (SPOP, SRANDMEMBER) use `hashorder.rs`'s sampling: exact for small sets
+//! and big samples (which read the set whole, in member byte order), a window in hash order
+//! otherwise. SPOP, a write, draws from [`coll::apply_random`] (the same on every replica);
+//! SRANDMEMBER, a read, from the reader's seed. A negative SRANDMEMBER count allows repeats: it
+//! is refused beyond [`hashorder::RANDOM_REPEATS_MAX`] picks (as HRANDFIELD's), by the parser.
 //!
 //! **Set algebra.** Every key is looked up and type-checked before any member is read (WRONGTYPE
 //! if any holds another type, as in Redis 7.0); a missing key is an empty set. SINTER walks its
@@ -54,15 +41,18 @@ use std::ops::Bound::Unbounded;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use tanli_storage::{Kind, KvRead, KvWrite, StorageError};
+use tanli_storage::{Kind, KvRead, KvWrite};
 
 use super::coll::{self, Coll};
+use super::hashorder;
 use super::parse::parse_i64;
 use super::table::{
     cmd, Spec, NONDET, NONDET_ORDER, RO, RO_ACCESS, RO_FAST, W_FAST, W_OOM, W_OOM_FAST,
 };
 use super::{ReadCtx, Step};
 use crate::reply::Reply;
+
+pub use super::hashorder::ScanOpts;
 
 #[path = "sets_cmds.rs"]
 mod cmds;
@@ -73,32 +63,15 @@ mod parse;
 
 /// Element space of the members in byte order: `member -> empty`.
 const MEMBERS: u8 = 0;
-/// Element space of the members in hash order: `hash(member):u64 BE + member -> empty`.
-const BY_HASH: u8 = 1;
-/// Bytes of the hash in front of a [`BY_HASH`] entry.
-const HASH_BYTES: usize = 8;
+/// Element space of the members in hash order (`hashorder.rs`): `hash(member):u64 BE + member
+/// -> empty`.
+const BY_HASH: u8 = hashorder::TAG;
 
-/// Sets up to this many members are read whole for a random pick (exactly uniform).
-const RANDOM_READ_ALL_MAX: u64 = 128;
-/// A random sample of at least `len / READ_ALL_FACTOR` members reads the whole set.
-const READ_ALL_FACTOR: u64 = 3;
-/// Members read after a random hash position; one of them is the pick.
-const RANDOM_WINDOW: usize = 32;
-/// Distinct picks try at most this many single picks per member asked, plus
-/// [`DISTINCT_ATTEMPTS_EXTRA`], before completing the sample from the set in order (after an
-/// improbable run of repeats only).
-const DISTINCT_ATTEMPTS_FACTOR: u64 = 4;
-const DISTINCT_ATTEMPTS_EXTRA: u64 = 16;
-/// The most members a negative SRANDMEMBER count (repeats allowed, so not bounded by the set's
-/// size) may ask for. Redis has no bound and builds any reply.
-pub const SRANDMEMBER_REPEATS_MAX: u64 = 1_000_000;
 /// Members of the walked set that SINTER and SDIFF test against the other sets at a time.
 const ALGEBRA_PAGE_MEMBERS: usize = 1024;
 /// Another set at most this many times the walked one is merged over a page's range; a bigger
 /// one is probed member by member.
 const MERGE_FACTOR: u64 = 4;
-/// SSCAN's page size when COUNT is not given (Redis's).
-const SCAN_COUNT_DEFAULT: usize = 10;
 /// Redis 7.0's `set-max-intset-entries` default: a set of at most this many canonical integers
 /// is an intset there, walked in numeric order.
 const INTSET_ENTRIES_MAX: u64 = 512;
@@ -140,15 +113,6 @@ pub enum SetOp {
     Inter,
     Union,
     Diff,
-}
-
-/// SSCAN's options.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ScanOpts {
-    /// `None`: every member (no MATCH, or MATCH `*`).
-    pub pattern: Option<Bytes>,
-    /// Entries read for one page: at least 1, at most [`SCAN_COUNT_MAX`].
-    pub count: usize,
 }
 
 /// The family's reads.
@@ -293,43 +257,6 @@ impl SetWrite {
 
 // --- Elements --------------------------------------------------------------------------------
 
-/// The order of [`BY_HASH`]: the storage's persisted key hash (xxh3), stable forever since
-/// stored entries depend on it.
-fn member_hash(member: &[u8]) -> u64 {
-    tanli_storage::keys::key_hash(member)
-}
-
-fn hash_entry(member: &[u8]) -> Vec<u8> {
-    let mut e = Vec::with_capacity(HASH_BYTES + member.len());
-    e.extend_from_slice(&member_hash(member).to_be_bytes());
-    e.extend_from_slice(member);
-    e
-}
-
-fn corrupt(detail: String) -> StorageError {
-    StorageError::Corrupt {
-        what: "set element",
-        detail,
-    }
-}
-
-/// The hash in front of a [`BY_HASH`] entry.
-fn entry_hash(entry: &[u8]) -> Result<u64, StorageError> {
-    entry
-        .get(..HASH_BYTES)
-        .and_then(|h| <[u8; HASH_BYTES]>::try_from(h).ok())
-        .map(u64::from_be_bytes)
-        .ok_or_else(|| corrupt(format!("{}-byte hash-order entry", entry.len())))
-}
-
-/// The member of a [`BY_HASH`] entry.
-fn entry_member(mut entry: Vec<u8>) -> Result<Vec<u8>, StorageError> {
-    if entry.len() < HASH_BYTES {
-        return Err(corrupt(format!("{}-byte hash-order entry", entry.len())));
-    }
-    Ok(entry.split_off(HASH_BYTES))
-}
-
 fn is_in(r: &dyn KvRead, key: &[u8], set: Option<&Coll>, member: &[u8]) -> Step<bool> {
     match set {
         Some(c) => Ok(r.sub_get(c.sub(key, MEMBERS), member)?.is_some()),
@@ -343,7 +270,7 @@ fn add(kv: &mut dyn KvWrite, key: &[u8], c: &mut Coll, member: &[u8]) -> Step<bo
         return Ok(false);
     }
     kv.sub_put(c.sub(key, MEMBERS), member, b"")?;
-    kv.sub_put(c.sub(key, BY_HASH), &hash_entry(member), b"")?;
+    kv.sub_put(c.sub(key, BY_HASH), &hashorder::hash_entry(member), b"")?;
     c.meta.len = c.meta.len.saturating_add(1);
     Ok(true)
 }
@@ -354,7 +281,7 @@ fn remove(kv: &mut dyn KvWrite, key: &[u8], c: &mut Coll, member: &[u8]) -> Step
         return Ok(false);
     }
     kv.sub_delete(c.sub(key, MEMBERS), member)?;
-    kv.sub_delete(c.sub(key, BY_HASH), &hash_entry(member))?;
+    kv.sub_delete(c.sub(key, BY_HASH), &hashorder::hash_entry(member))?;
     c.meta.len = c.meta.len.saturating_sub(1);
     Ok(true)
 }

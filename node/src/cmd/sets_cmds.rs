@@ -6,8 +6,9 @@ use std::ops::Bound::{Excluded, Included, Unbounded};
 use tanli_storage::{Kind, KvRead, KvWrite};
 
 use super::super::coll::{self, Coll};
+use super::super::hashorder::Rng;
 use super::super::{len_reply, Step};
-use super::hash::{self, Rng};
+use super::hash;
 use super::{add, all_members, is_in, remove, whole_set_reply, SetOp};
 use super::{ALGEBRA_PAGE_MEMBERS, MEMBERS, MERGE_FACTOR};
 use crate::reply::Reply;

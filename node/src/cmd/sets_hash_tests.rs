@@ -7,8 +7,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use tanli_storage::{KvRead, MemberRange, Record, StorageError, Sub};
 
+use super::super::super::hashorder::{element_hash, RANDOM_READ_ALL_MAX, RANDOM_WINDOW};
 use super::super::super::testkv::{bulk, err, run, MemKv};
-use super::super::{member_hash, BY_HASH, RANDOM_READ_ALL_MAX, RANDOM_WINDOW};
+use super::super::BY_HASH;
 use super::{fill, items, read_seeded, set_of, NOT_INT, SYNTAX};
 use crate::reply::Reply;
 
@@ -175,7 +176,7 @@ fn sscan_keeps_members_sharing_a_hash_in_one_page() {
     };
     let next: u64 = String::from_utf8_lossy(next).parse().expect("a number");
     let smallest = ["a", "b", "c"]
-        .map(|m| member_hash(m.as_bytes()))
+        .map(|m| element_hash(m.as_bytes()))
         .into_iter()
         .min();
     assert_eq!(Some(next), smallest);

@@ -6,9 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use tanli_storage::{KvRead, Record};
 
+use super::super::hashorder::hash_entry;
 use super::super::testkv::{argv, bulk, err, run, MemKv};
 use super::super::{parse, Command, ReadCtx};
-use super::{hash_entry, BY_HASH, MEMBERS};
+use super::{BY_HASH, MEMBERS};
 use crate::reply::Reply;
 
 #[path = "sets_hash_tests.rs"]
