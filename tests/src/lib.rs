@@ -17,6 +17,7 @@
 //! - [`wait`]: polling with a deadline and a message — tests never sleep a fixed time.
 //! - [`slot`]: CRC16 key slots, computed independently of the server's `router` crate.
 //! - [`tools`]: running `redis-cli` and `redis-benchmark` with deadlines.
+//! - [`redis_server`]: a real `redis-server` beside tanli, for tests that compare their replies.
 //!
 //! The harness depends on no tanli crate: it checks the server only through its sockets, its exit
 //! status and its output, as a user would.
