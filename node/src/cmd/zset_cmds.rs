@@ -1,6 +1,8 @@
 //! What each sorted-set command does with the elements: lookups, range reads and the writes that
 //! keep the three element spaces in step ([`Elems`]).
 
+use std::ops::Bound::{Included, Unbounded};
+
 use tanli_storage::{Kind, KvRead, KvWrite, StorageError, Sub};
 
 use super::super::coll::{self, Coll};
@@ -10,6 +12,13 @@ use super::span::{lex_span, lex_span_rev, score_span, Span};
 use super::walk::{self, by_rank, clamp_ranks, rank_span, Walk, PAGE_KEYS};
 use super::{AddFlags, LexRange, RangeBy, RangeQuery, ScoreRange, BY_HASH, BY_SCORE, MEMBERS};
 use crate::reply::Reply;
+
+/// The fewest score-index keys removed as one run (a pop, a ZREMRANGEBY*) that go with one range
+/// deletion instead of a point delete each. A range deletion lets later reads from that end seek
+/// past the run at once, where point tombstones are walked one by one until compaction; but
+/// RocksDB re-fragments every range tombstone of a memtable on each range deletion, so one per
+/// removed member (draining a set with single pops) costs more than the tombstones it saves.
+const RANGE_DELETE_MIN_KEYS: usize = 64;
 
 /// The key of `member` in the hash-order space.
 pub fn hash_key(member: &[u8]) -> Vec<u8> {
@@ -79,23 +88,43 @@ impl<'k> Elems<'k> {
 
     /// Removes the member of score-index key `index`.
     fn remove(&mut self, kv: &mut dyn KvWrite, index: &[u8]) -> Step<()> {
+        self.remove_unindexed(kv, index)?;
+        kv.sub_delete(self.by_score(), index)?;
+        Ok(())
+    }
+
+    /// Removes the member of score-index key `index` except that key itself: the caller drops a
+    /// whole run of the score index with one range deletion (see [`Elems::remove_span`]).
+    fn remove_unindexed(&mut self, kv: &mut dyn KvWrite, index: &[u8]) -> Step<()> {
         let (_, member) = split_index_key(index)?;
         kv.sub_delete(self.members(), member)?;
         kv.sub_delete(self.by_hash(), &hash_key(member))?;
-        kv.sub_delete(self.by_score(), index)?;
         self.coll.meta.len = self.coll.meta.len.saturating_sub(1);
         Ok(())
     }
 
-    /// Removes every member of `span`; returns how many.
+    /// Removes every member of `span`; returns how many. A long run of score-index keys goes
+    /// with one range deletion of `span`, which holds nothing else (every key in it was just
+    /// removed); see [`RANGE_DELETE_MIN_KEYS`].
     fn remove_span(&mut self, kv: &mut dyn KvWrite, span: Span) -> Step<u64> {
-        let mut w = Walk::new(self.by_score(), span, false);
+        let mut w = Walk::new(self.by_score(), span.clone(), false);
         let mut removed = 0;
+        let mut few = Vec::new();
         while !w.is_done() {
             for k in w.page(&*kv, PAGE_KEYS)? {
-                self.remove(kv, &k)?;
+                self.remove_unindexed(kv, &k)?;
                 removed += 1;
+                if few.len() < RANGE_DELETE_MIN_KEYS {
+                    few.push(k);
+                }
             }
+        }
+        if few.len() < RANGE_DELETE_MIN_KEYS {
+            for k in &few {
+                kv.sub_delete(self.by_score(), k)?;
+            }
+        } else {
+            kv.sub_delete_range(self.by_score(), span.range())?;
         }
         Ok(removed)
     }
@@ -355,7 +384,25 @@ pub fn zpop(
     for k in &keys {
         let (s, member) = split_index_key(k)?;
         pairs.push((Reply::Bulk(member.to_vec()), Reply::Score(s)));
-        z.remove(kv, k)?;
+        z.remove_unindexed(kv, k)?;
+    }
+    // The popped keys are every key of the index from its end (min: the start) through the last
+    // one taken, so one range deletion from that end removes exactly them.
+    match keys.last() {
+        Some(last) if keys.len() >= RANGE_DELETE_MIN_KEYS => {
+            let last = Included(last.as_slice());
+            let run = if max {
+                (last, Unbounded)
+            } else {
+                (Unbounded, last)
+            };
+            kv.sub_delete_range(z.by_score(), run)?;
+        }
+        _ => {
+            for k in &keys {
+                kv.sub_delete(z.by_score(), k)?;
+            }
+        }
     }
     z.save(kv)?;
     Ok(match count {

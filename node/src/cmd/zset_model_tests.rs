@@ -101,3 +101,54 @@ proptest! {
         }
     }
 }
+
+/// Runs long enough to go with one range deletion of the score index remove exactly the members
+/// they return, from either end and from the middle, and leave the rest in order.
+#[test]
+fn long_runs_remove_exactly_their_members() {
+    let mut kv = MemKv::default();
+    let members: Vec<String> = (0..400).map(|i| format!("m{i:03}")).collect();
+    for (i, m) in members.iter().enumerate() {
+        run(&mut kv, 0, &["ZADD", "z", &i.to_string(), m]);
+    }
+    let popped = |r: Reply| match r {
+        Reply::Pairs(p) => p.len(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(popped(run(&mut kv, 0, &["ZPOPMIN", "z", "100"])), 100);
+    assert_eq!(popped(run(&mut kv, 0, &["ZPOPMAX", "z", "100"])), 100);
+    assert_eq!(
+        run(&mut kv, 0, &["ZREMRANGEBYRANK", "z", "10", "79"]),
+        Reply::Int(70)
+    );
+    assert_eq!(
+        run(&mut kv, 0, &["ZREMRANGEBYSCORE", "z", "(200", "269"]),
+        Reply::Int(69)
+    );
+    assert_consistent(&kv, "z");
+    let left: Vec<Reply> = members[100..300]
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !(10..80).contains(i) && !(101..170).contains(i))
+        .map(|(_, m)| bulk(m))
+        .collect();
+    assert_eq!(left.len(), 61);
+    assert_eq!(
+        run(&mut kv, 0, &["ZRANGE", "z", "0", "-1"]),
+        Reply::Array(left)
+    );
+    // Re-added below the popped run, then popped with it: the range reaches the new member too.
+    for i in 0..10 {
+        run(&mut kv, 0, &["ZADD", "z", "-1", &format!("low{i}")]);
+    }
+    assert_eq!(popped(run(&mut kv, 0, &["ZPOPMIN", "z", "64"])), 64);
+    assert_consistent(&kv, "z");
+    let rest: Vec<Reply> = ["m293", "m294", "m295", "m296", "m297", "m298", "m299"]
+        .iter()
+        .map(|m| bulk(m))
+        .collect();
+    assert_eq!(
+        run(&mut kv, 0, &["ZRANGE", "z", "0", "-1"]),
+        Reply::Array(rest)
+    );
+}
