@@ -43,21 +43,10 @@ VALUE_SIZE=${VALUE_SIZE:-100}
 PIPELINES=${PIPELINES:-"1 16"}
 TESTS=${TESTS:-"set,get,incr,mset"}
 TARGETS=${TARGETS:-"redis redis-fsync tanli-1 tanli-3"}
-HOST=127.0.0.1
-ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-TANLI=${TANLI_SERVER_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/tanli-server}
-READY_TIMEOUT_S=30
-BENCH_TIMEOUT_S=900
-CLI_TIMEOUT_S=10
 
-for tool in redis-server redis-cli redis-benchmark timeout; do
-    command -v "$tool" >/dev/null || { echo "error: $tool not found (apt-get install redis-tools redis-server)" >&2; exit 1; }
-done
-if [[ $TARGETS == *tanli* && ! -x $TANLI ]]; then
-    echo "error: no tanli-server at $TANLI; run: cargo build --release --bins" >&2
-    exit 1
-fi
-[[ $VALUE_SIZE =~ ^[1-9][0-9]*$ ]] || { echo "error: VALUE_SIZE must be a positive number" >&2; exit 1; }
+# Shared settings, checks and functions (starting the targets, redis-benchmark, the table).
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
 
 # The tests, in order: built-in redis-benchmark tests (-t) and the custom MSET.
 BUILTIN=()
@@ -79,91 +68,6 @@ VALUE=$(head -c "$VALUE_SIZE" /dev/zero | tr '\0' x)
 MSET_CMD=(MSET)
 for _ in $(seq 10); do MSET_CMD+=("{k}:__rand_int__" "$VALUE"); done
 
-WORK=$(mktemp -d -t tanli-bench-XXXXXX)
-PIDS=()
-stop_all() {
-    local pid
-    for pid in "${PIDS[@]}"; do
-        kill -9 "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    PIDS=()
-}
-cleanup() {
-    stop_all
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# Sets PORT to a loopback port nothing listens on and that this script has not handed out yet.
-# (Not called in a subshell, so USED_PORTS remembers what was handed out.)
-USED_PORTS=" "
-free_port() {
-    local candidate
-    for _ in $(seq 1000); do
-        candidate=$((20000 + RANDOM % 40000))
-        [[ $USED_PORTS == *" $candidate "* ]] && continue
-        if ! (exec 3<>"/dev/tcp/$HOST/$candidate") 2>/dev/null; then
-            USED_PORTS+="$candidate "
-            PORT=$candidate
-            return
-        fi
-    done
-    echo "error: no free port found" >&2
-    exit 1
-}
-
-# Polls "$@" until it succeeds, for at most READY_TIMEOUT_S seconds.
-wait_for() {
-    local what=$1
-    shift
-    local deadline=$((SECONDS + READY_TIMEOUT_S))
-    until "$@" >/dev/null 2>&1; do
-        if ((SECONDS >= deadline)); then
-            echo "error: timed out waiting for $what" >&2
-            exit 1
-        fi
-        sleep 0.1
-    done
-}
-
-cli() { # port args...
-    local port=$1
-    shift
-    timeout "$CLI_TIMEOUT_S" redis-cli -h "$HOST" -p "$port" "$@"
-}
-
-start_redis() { # name port extra-args...
-    local name=$1 port=$2
-    shift 2
-    mkdir -p "$WORK/$name"
-    redis-server --bind "$HOST" --port "$port" --dir "$WORK/$name" --save '' \
-        --daemonize no --logfile "$WORK/$name/redis.log" "$@" &
-    PIDS+=($!)
-    wait_for "$name on port $port" cli "$port" PING
-}
-
-is_leader() { # port
-    cli "$1" INFO raft | grep -q '^shard1_role:leader'
-}
-
-# Starts a tanli node in the background; its ready line goes to $WORK/<name>/out.
-start_tanli() { # name args...
-    local name=$1
-    shift
-    mkdir -p "$WORK/$name"
-    "$TANLI" --bind "$HOST" --data-dir "$WORK/$name/data" --loglevel warning --admin-port 0 "$@" \
-        >"$WORK/$name/out" 2>"$WORK/$name/log" &
-    PIDS+=($!)
-}
-
-# The RESP port from a node's ready line: `tanli ready node=1 resp=127.0.0.1:6379 cluster=...`.
-ready_port() { # name
-    wait_for "the ready line of $1" grep -q '^tanli ready ' "$WORK/$1/out"
-    sed -n 's/^tanli ready .*resp=[^ ]*:\([0-9]*\) .*/\1/p' "$WORK/$1/out" | head -1
-}
-
 # Sends each test's command once and stops the run on an error reply (e.g. -CROSSSLOT), since
 # redis-benchmark would count error replies as answers.
 check_commands() { # target port
@@ -183,181 +87,31 @@ check_commands() { # target port
     cli "$port" DEL bench:check bench:counter "{k}:a" "{k}:b" >/dev/null
 }
 
-declare -A OPS P50 P99 ERRORS
-RAN=()
 
-# Error replies the server has sent so far: redis's INFO counter, or the sum of tanli's error
-# counters of the benchmarked commands on its admin port ($2: host:port; redis-benchmark's own
-# CONFIG GET, which tanli refuses, is left out); "?" when unknown.
-error_replies() { # port [admin]
-    if [[ -n ${2:-} ]]; then
-        command -v curl >/dev/null || { echo "?"; return; }
-        timeout "$CLI_TIMEOUT_S" curl -sf "http://$2/metrics" |
-            awk '/^tanli_command_errors_total\{command="(set|get|incr|mset)"\}/ { n += $NF }
-                END { print n + 0 }' || echo "?"
-    else
-        cli "$1" INFO stats | tr -d '\r' | sed -n 's/^total_error_replies://p' | grep . || echo "?"
+# The tanli error counters of the benchmarked commands, and the summary table's test column.
+# shellcheck disable=SC2034 # used by lib.sh
+METRIC_COMMANDS="set|get|incr|mset"
+# shellcheck disable=SC2034 # used by lib.sh
+TEST_WIDTH=5
+BENCH_TESTS=$(
+    IFS=,
+    echo "${BUILTIN[*]}"
+)
+
+# The test a CSV row reports: a custom command's title is the whole command line, so a title
+# starting with "MSET" is MSET.
+csv_test_name() { # title
+    if [[ $1 == MSET* ]]; then echo MSET; else echo "$1"; fi
+}
+
+# Runs the tests at one pipeline depth: the built-in ones in one redis-benchmark, then MSET.
+bench_pipeline() { # target port pipeline
+    if ((${#BUILTIN[@]})); then
+        run_benchmark "$1" "$2" "$3" -d "$VALUE_SIZE" -t "$BENCH_TESTS"
+    fi
+    if ((WANT_MSET)); then
+        run_benchmark "$1" "$2" "$3" "${MSET_CMD[@]}"
     fi
 }
 
-# Runs redis-benchmark with "$@" and records its CSV rows under "<target>|<test>|<pipeline>";
-# a row whose test starts with "MSET" is recorded as MSET (a custom command's title is the
-# whole command line).
-run_benchmark() { # target port pipeline redis-benchmark-args...
-    local target=$1 port=$2 pipeline=$3 test rps avg min p50 p95 p99 max
-    shift 3
-    if ! timeout "$BENCH_TIMEOUT_S" redis-benchmark -h "$HOST" -p "$port" -c "$CLIENTS" \
-        -n "$REQUESTS" -r "$KEYSPACE" -P "$pipeline" --csv "$@" \
-        >"$WORK/bench.csv" 2>"$WORK/bench.err"; then
-        echo "error: redis-benchmark against $target failed:" >&2
-        cat "$WORK/bench.csv" "$WORK/bench.err" >&2
-        exit 1
-    fi
-    while IFS=, read -r test rps avg min p50 p95 p99 max; do
-        [[ $test == test ]] && continue
-        [[ $test == MSET* ]] && test=MSET
-        OPS["$target|$test|$pipeline"]=$rps
-        P50["$target|$test|$pipeline"]=$p50
-        P99["$target|$test|$pipeline"]=$p99
-    done < <(tr -d '"' <"$WORK/bench.csv")
-}
-
-# Runs every test at every pipeline depth against one target.
-bench() { # target port [admin]
-    local target=$1 port=$2 admin=${3:-} pipeline tests before after
-    RAN+=("$target")
-    check_commands "$target" "$port"
-    before=$(error_replies "$port" "$admin")
-    tests=$(
-        IFS=,
-        echo "${BUILTIN[*]}"
-    )
-    for pipeline in $PIPELINES; do
-        echo "  $target -P $pipeline ..." >&2
-        if ((${#BUILTIN[@]})); then
-            run_benchmark "$target" "$port" "$pipeline" -d "$VALUE_SIZE" -t "$tests"
-        fi
-        if ((WANT_MSET)); then
-            run_benchmark "$target" "$port" "$pipeline" "${MSET_CMD[@]}"
-        fi
-    done
-    after=$(error_replies "$port" "$admin")
-    if [[ $before == "?" || $after == "?" ]]; then
-        ERRORS[$target]="?"
-    else
-        ERRORS[$target]=$((after - before))
-    fi
-}
-
-# A node's admin address from its ready line.
-admin_addr() { # name
-    sed -n 's/^tanli ready .*admin=\([^ ]*\).*/\1/p' "$WORK/$1/out" | head -1
-}
-
-start_tanli_3() { # sets LEADER_PORT and LEADER_NAME
-    # Node 1 bootstraps a cluster with one data shard (so one node leads every key, as the
-    # non-cluster-mode benchmark needs); nodes 2 and 3 join it and receive replicas of every shard.
-    local -a resp bus
-    local id
-    for id in 1 2 3; do
-        free_port
-        resp[id]=$PORT
-        free_port
-        bus[id]=$PORT
-    done
-    start_tanli tanli-3-n1 --port "${resp[1]}" --cluster-port "${bus[1]}" --initial-shards 1
-    ready_port tanli-3-n1 >/dev/null
-    for id in 2 3; do
-        start_tanli "tanli-3-n$id" --port "${resp[id]}" --cluster-port "${bus[id]}" \
-            --join "$HOST:${bus[1]}"
-    done
-    for id in 2 3; do
-        ready_port "tanli-3-n$id" >/dev/null
-    done
-    # Every node holds a replica of shard 1 once it lists the shard in INFO raft.
-    hosts_shard1() { # port
-        cli "$1" INFO raft | grep -q '^shard1_role:'
-    }
-    for id in 1 2 3; do
-        wait_for "tanli-3-n$id to hold a replica of shard 1" hosts_shard1 "${resp[id]}"
-    done
-    LEADER_PORT=""
-    LEADER_NAME=""
-    local deadline=$((SECONDS + READY_TIMEOUT_S))
-    while [[ -z $LEADER_PORT ]]; do
-        for id in 1 2 3; do
-            if is_leader "${resp[id]}" 2>/dev/null; then
-                LEADER_PORT=${resp[id]}
-                LEADER_NAME=tanli-3-n$id
-            fi
-        done
-        if [[ -z $LEADER_PORT ]]; then
-            ((SECONDS < deadline)) || { echo "error: no tanli leader elected" >&2; exit 1; }
-            sleep 0.1
-        fi
-    done
-}
-
-load() { sed 's/.*load average/load average/' < <(uptime); }
-
-echo "redis-benchmark -c $CLIENTS -n $REQUESTS -r $KEYSPACE -d $VALUE_SIZE, tests: ${TEST_NAMES[*]}, pipelines: $PIPELINES" >&2
-echo "$(nproc) cpus, before: $(load)" >&2
-
-for target in $TARGETS; do
-    case $target in
-        redis)
-            echo "redis (appendonly no)" >&2
-            free_port
-            start_redis redis "$PORT" --appendonly no
-            bench redis "$PORT"
-            ;;
-        redis-fsync)
-            echo "redis (appendonly yes, appendfsync always)" >&2
-            free_port
-            start_redis redis-fsync "$PORT" --appendonly yes --appendfsync always
-            bench redis-fsync "$PORT"
-            ;;
-        tanli-1)
-            echo "tanli, 1 node" >&2
-            start_tanli tanli-1 --port 0 --cluster-port 0
-            port=$(ready_port tanli-1)
-            wait_for "tanli-1 to lead its shard" is_leader "$port"
-            bench tanli-1 "$port" "$(admin_addr tanli-1)"
-            ;;
-        tanli-3)
-            echo "tanli, 3 nodes (against the leader)" >&2
-            start_tanli_3
-            bench tanli-3-leader "$LEADER_PORT" "$(admin_addr "$LEADER_NAME")"
-            ;;
-        *) echo "error: unknown target '$target' (redis, redis-fsync, tanli-1, tanli-3)" >&2; exit 1 ;;
-    esac
-    stop_all
-done
-echo "after: $(load)" >&2
-
-ratio() { # tanli-ops redis-ops
-    awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'
-}
-
-echo
-printf '%-15s %-5s %8s %12s %8s %8s %12s %12s\n' \
-    target test pipeline "ops/s" "p50 ms" "p99 ms" "tanli/redis" "tanli/fsync"
-for target in "${RAN[@]}"; do
-    for test in "${TEST_NAMES[@]}"; do
-        for pipeline in $PIPELINES; do
-            key="$target|$test|$pipeline"
-            vs_redis="-"
-            vs_fsync="-"
-            if [[ $target == tanli* ]]; then
-                vs_redis=$(ratio "${OPS[$key]:-0}" "${OPS[redis|$test|$pipeline]:-0}")
-                vs_fsync=$(ratio "${OPS[$key]:-0}" "${OPS[redis-fsync|$test|$pipeline]:-0}")
-            fi
-            printf '%-15s %-5s %8s %12.0f %8s %8s %12s %12s\n' "$target" "$test" "$pipeline" \
-                "${OPS[$key]:-0}" "${P50[$key]:--}" "${P99[$key]:--}" "$vs_redis" "$vs_fsync"
-        done
-    done
-done
-echo
-for target in "${RAN[@]}"; do
-    echo "$target: ${ERRORS[$target]} error replies during the benchmark"
-done
+run_all

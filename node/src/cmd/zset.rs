@@ -56,7 +56,7 @@ mod span;
 #[path = "zset_walk.rs"]
 mod walk;
 
-pub use self::scan::ScanOpts;
+pub use super::hashorder::ScanOpts;
 
 /// Element space: member -> sortable score.
 const MEMBERS: u8 = 0;

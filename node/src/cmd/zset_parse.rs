@@ -346,8 +346,8 @@ fn lex_bound(item: &[u8]) -> Option<LexBound> {
 /// looked up; option errors wait for the lookup.
 pub(super) fn zscan(a: &mut Args) -> Result<Command, Reply> {
     let key: Bytes = a.take()?.clone();
-    let cursor =
-        super::scan::parse_cursor(a.take()?).ok_or_else(|| Reply::err("invalid cursor"))?;
-    let opts = super::scan::parse_opts(a.rest());
+    let cursor = super::super::hashorder::parse_cursor(a.take()?)?;
+    // NOVALUES is HSCAN's alone (Redis 7.4): Redis 7.0's ZSCAN answers it with a syntax error.
+    let opts = super::super::hashorder::parse_scan_opts(a.rest(), false);
     read(ZSetRead::Scan { key, cursor, opts })
 }

@@ -1,13 +1,11 @@
-//! ZSCAN: its cursor and options (Redis 7.0's parsing) and its pages (design in `zset.rs`).
+//! ZSCAN's pages (design in `zset.rs`). Its cursor and options are Redis 7.0's, parsed by
+//! `hashorder.rs`'s `parse_cursor` and `parse_scan_opts` (NOVALUES refused, as Redis 7.0 does).
 
 use std::ops::Bound::{Excluded, Included, Unbounded};
 
-use bytes::Bytes;
 use tanli_storage::{KvRead, StorageError};
 
-use super::super::glob;
-use super::super::parse::{eq_ic, err, is_c_space, parse_i64};
-use super::super::scan::SCAN_COUNT_MAX;
+use super::super::hashorder::ScanOpts;
 use super::super::Step;
 use super::cmds::Elems;
 use super::score::split_index_key;
@@ -15,79 +13,12 @@ use super::span::Span;
 use super::walk::Walk;
 use crate::reply::{format_score, Reply};
 
-/// ZSCAN's page size when COUNT is not given (Redis's).
-const COUNT_DEFAULT: usize = 10;
 /// Redis 7.0's `zset-max-listpack-entries` and `zset-max-listpack-value`: a set within both is
 /// compact there, and its ZSCAN answers everything at once.
 const COMPACT_ENTRIES_MAX: u64 = 128;
 const COMPACT_MEMBER_BYTES_MAX: usize = 64;
 /// Bytes of a hash-order key before the member.
 const HASH_BYTES: usize = 8;
-
-/// ZSCAN's options.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ScanOpts {
-    /// `None`: every member (no MATCH, or MATCH `*`).
-    pub pattern: Option<Bytes>,
-    /// Members read for one page: at least 1, at most [`SCAN_COUNT_MAX`].
-    pub count: usize,
-}
-
-/// Redis 7.0's scan cursor: C `strtoul` in base 10 over the argument up to a NUL, refused when
-/// it starts with a space, leaves characters unread or overflows. So `""` is 0, `"+5"` and
-/// `"007"` are accepted, and `"-1"` wraps around to the largest cursor.
-pub fn parse_cursor(arg: &[u8]) -> Option<u64> {
-    let s = &arg[..arg.iter().position(|c| *c == 0).unwrap_or(arg.len())];
-    let Some(first) = s.first() else {
-        return Some(0);
-    };
-    if is_c_space(*first) {
-        return None;
-    }
-    let (negative, digits) = match first {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
-    }
-    Some(if negative { v.wrapping_neg() } else { v })
-}
-
-/// Redis 7.0's `scanGenericCommand` options, in order: the first bad one is the error.
-pub fn parse_opts(args: &[Bytes]) -> Result<ScanOpts, Reply> {
-    let mut opts = ScanOpts {
-        pattern: None,
-        count: COUNT_DEFAULT,
-    };
-    let mut rest = args;
-    while let Some((opt, tail)) = rest.split_first() {
-        let Some((value, tail)) = tail.split_first() else {
-            return Err(err::syntax());
-        };
-        if eq_ic(opt, "COUNT") {
-            let count = parse_i64(value).ok_or_else(err::not_integer)?;
-            if count < 1 {
-                return Err(err::syntax());
-            }
-            opts.count = usize::try_from(count)
-                .unwrap_or(usize::MAX)
-                .min(SCAN_COUNT_MAX);
-        } else if eq_ic(opt, "MATCH") {
-            // A lone "*" matches everything: the same as no pattern.
-            opts.pattern = (value.as_ref() != b"*").then(|| value.clone());
-        } else {
-            return Err(err::syntax());
-        }
-        rest = tail;
-    }
-    Ok(opts)
-}
 
 pub fn zscan(
     r: &dyn KvRead,
@@ -101,7 +32,7 @@ pub fn zscan(
     };
     let opts = opts.as_ref().map_err(|e| e.clone())?;
     let z = Elems::new(key, coll);
-    let keep = |m: &[u8]| opts.pattern.as_ref().is_none_or(|p| glob::matches(p, m));
+    let keep = |m: &[u8]| opts.keeps(m);
     if cursor == 0 {
         if let Some(all) = compact(r, &z)? {
             let entries = all.into_iter().filter(|(m, _)| keep(m));
