@@ -105,7 +105,8 @@ fn resp(args: &[Vec<u8>]) -> Vec<u8> {
 /// Every command name in the table; a subcommand as its two words (`CLIENT`, `SETNAME`).
 fn command_names() -> Vec<Vec<Vec<u8>>> {
     table()
-        .iter().copied()
+        .iter()
+        .copied()
         .flat_map(|s| std::iter::once(s).chain(s.subcommands.iter()))
         .map(|s| s.name.split('|').map(|w| w.as_bytes().to_vec()).collect())
         .collect()

@@ -452,7 +452,14 @@ fn is_redirect(error: &str) -> bool {
 /// unknown command.
 pub fn command_index(name: &[u8]) -> usize {
     static INDEX: OnceLock<HashMap<&'static str, usize>> = OnceLock::new();
-    let index = INDEX.get_or_init(|| table().iter().copied().enumerate().map(|(i, s)| (s.name, i)).collect());
+    let index = INDEX.get_or_init(|| {
+        table()
+            .iter()
+            .copied()
+            .enumerate()
+            .map(|(i, s)| (s.name, i))
+            .collect()
+    });
     let mut buf = [0u8; COMMAND_NAME_BYTES_MAX];
     let Some(lower) = buf.get_mut(..name.len()) else {
         return table().len();
@@ -494,7 +501,12 @@ mod tests {
         assert_eq!(command_label(&[0xff, 0xfe]), UNKNOWN_COMMAND);
         // Subcommands are not labels of their own: `client|id` is not a first word.
         assert_eq!(command_label(b"client|id"), UNKNOWN_COMMAND);
-        let longest = table().iter().copied().map(|s| s.name.len()).max().unwrap_or(0);
+        let longest = table()
+            .iter()
+            .copied()
+            .map(|s| s.name.len())
+            .max()
+            .unwrap_or(0);
         assert!(longest <= COMMAND_NAME_BYTES_MAX);
     }
 

@@ -238,8 +238,11 @@ pub trait KvWrite: KvRead {
     /// for single elements: RocksDB re-fragments every in-memory range deletion on each new one,
     /// so one per pop costs more than the point deletes it replaces (measured: draining a sorted
     /// set one pop at a time got 30 times slower).
-    fn sub_delete_range(&mut self, sub: Sub<'_>, range: MemberRange<'_>)
-        -> Result<(), StorageError>;
+    fn sub_delete_range(
+        &mut self,
+        sub: Sub<'_>,
+        range: MemberRange<'_>,
+    ) -> Result<(), StorageError>;
     /// A collection version no instance in this shard has had. Deterministic: derived from the
     /// log index of the entry being applied.
     fn new_version(&mut self) -> u64;

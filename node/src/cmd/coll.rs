@@ -52,24 +52,14 @@ pub(super) fn load(kv: &dyn KvRead, now: u64, key: &[u8], kind: Kind) -> Step<Op
 }
 
 /// Write-path [`load`]: an expired record found is deleted first.
-pub(super) fn load_w(
-    kv: &mut dyn KvWrite,
-    now: u64,
-    key: &[u8],
-    kind: Kind,
-) -> Step<Option<Coll>> {
+pub(super) fn load_w(kv: &mut dyn KvWrite, now: u64, key: &[u8], kind: Kind) -> Step<Option<Coll>> {
     let rec = live_w(kv, now, key)?;
     of_kind(rec, kind)
 }
 
 /// [`load_w`], or a new empty collection of `kind` (with a fresh version) when absent. It is
 /// stored only by [`save`], and only if it has elements by then.
-pub(super) fn load_or_create(
-    kv: &mut dyn KvWrite,
-    now: u64,
-    key: &[u8],
-    kind: Kind,
-) -> Step<Coll> {
+pub(super) fn load_or_create(kv: &mut dyn KvWrite, now: u64, key: &[u8], kind: Kind) -> Step<Coll> {
     match load_w(kv, now, key, kind)? {
         Some(c) => Ok(c),
         None => Ok(create(kv, kind)),

@@ -26,8 +26,8 @@
 pub mod cluster;
 mod coll;
 pub mod conn;
-mod encoding;
 pub mod counter;
+mod encoding;
 pub mod expire;
 pub mod generic;
 pub mod hash;

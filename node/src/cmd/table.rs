@@ -342,10 +342,11 @@ impl Spec {
 pub fn table() -> &'static [&'static Spec] {
     static ALL: OnceLock<Vec<&'static Spec>> = OnceLock::new();
     ALL.get_or_init(|| {
-        let mut all: Vec<&'static Spec> = [CORE, hash::TABLE, list::TABLE, sets::TABLE, zset::TABLE]
-            .into_iter()
-            .flat_map(|rows| rows.iter())
-            .collect();
+        let mut all: Vec<&'static Spec> =
+            [CORE, hash::TABLE, list::TABLE, sets::TABLE, zset::TABLE]
+                .into_iter()
+                .flat_map(|rows| rows.iter())
+                .collect();
         all.sort_by_key(|s| s.name);
         all
     })
@@ -504,7 +505,8 @@ fn docs_entry(spec: &Spec) -> Reply {
 
 fn all_names() -> impl Iterator<Item = &'static Spec> {
     table()
-        .iter().copied()
+        .iter()
+        .copied()
         .flat_map(|s| std::iter::once(s).chain(s.subcommands.iter()))
 }
 
@@ -523,7 +525,8 @@ pub fn command_reply(sub: &CommandSub) -> Reply {
         ),
         CommandSub::Docs(names) if names.is_empty() => Reply::Map(
             table()
-                .iter().copied()
+                .iter()
+                .copied()
                 .map(|s| (bulk(s.name), docs_entry(s)))
                 .collect(),
         ),

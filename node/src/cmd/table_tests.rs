@@ -67,7 +67,8 @@ fn unknown_commands_use_redis_text() {
 #[test]
 fn every_command_checks_its_arity() {
     for spec in table()
-        .iter().copied()
+        .iter()
+        .copied()
         .chain(table().iter().copied().flat_map(|s| s.subcommands.iter()))
     {
         let words: Vec<&str> = spec.name.split('|').collect();

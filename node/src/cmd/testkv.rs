@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use bytes::Bytes;
-use tanli_storage::dedup::{DedupPolicy, RequestId, Seen};
 use std::ops::Bound;
+use tanli_storage::dedup::{DedupPolicy, RequestId, Seen};
 
 use tanli_storage::{
     Entries, KvRead, KvWrite, MemberRange, Record, ScanPage, ShardRead, StorageError, Sub,
@@ -114,7 +114,11 @@ impl KvRead for MemKv {
             )),
         };
         let r = self.subs.range((lo, hi));
-        let it: Box<dyn Iterator<Item = _>> = if reverse { Box::new(r.rev()) } else { Box::new(r) };
+        let it: Box<dyn Iterator<Item = _>> = if reverse {
+            Box::new(r.rev())
+        } else {
+            Box::new(r)
+        };
         Ok(it
             .take(limit)
             .map(|((_, _, _, m), v)| (m.clone(), v.clone()))
