@@ -181,17 +181,27 @@ fn may_select(first: &[u8], last: &[u8], r: &LexRange) -> bool {
     !always_empty(r) && gte_min(member_of(last), &r.min) && lte_max(member_of(first), &r.max)
 }
 
-/// The lex range `r` walked forward (ZRANGEBYLEX, ZLEXCOUNT, ZREMRANGEBYLEX).
-pub fn lex_span(kv: &dyn KvRead, sub: Sub<'_>, r: &LexRange) -> Step<Span> {
+/// The first and last keys of the score index, unless the set is empty or `r` cannot select
+/// any of its members ([`may_select`]).
+fn ends_if_selecting(
+    kv: &dyn KvRead,
+    sub: Sub<'_>,
+    r: &LexRange,
+) -> Step<Option<(Vec<u8>, Vec<u8>)>> {
     let Some(first) = first_in(kv, sub, Unbounded, Unbounded, false)? else {
-        return Ok(Span::empty());
+        return Ok(None);
     };
     let Some(last) = first_in(kv, sub, Unbounded, Unbounded, true)? else {
+        return Ok(None);
+    };
+    Ok(may_select(&first, &last, r).then_some((first, last)))
+}
+
+/// The lex range `r` walked forward (ZRANGEBYLEX, ZLEXCOUNT, ZREMRANGEBYLEX).
+pub fn lex_span(kv: &dyn KvRead, sub: Sub<'_>, r: &LexRange) -> Step<Span> {
+    let Some((first, _)) = ends_if_selecting(kv, sub, r)? else {
         return Ok(Span::empty());
     };
-    if !may_select(&first, &last, r) {
-        return Ok(Span::empty());
-    }
     // The first key, in order, whose member is at or above min.
     let mut g = group_of(&first);
     let start = loop {
@@ -246,15 +256,9 @@ pub fn lex_span(kv: &dyn KvRead, sub: Sub<'_>, r: &LexRange) -> Step<Span> {
 
 /// The lex range `r` walked backward (ZREVRANGEBYLEX): the span's keys, read from its end.
 pub fn lex_span_rev(kv: &dyn KvRead, sub: Sub<'_>, r: &LexRange) -> Step<Span> {
-    let Some(first) = first_in(kv, sub, Unbounded, Unbounded, false)? else {
+    let Some((_, last)) = ends_if_selecting(kv, sub, r)? else {
         return Ok(Span::empty());
     };
-    let Some(last) = first_in(kv, sub, Unbounded, Unbounded, true)? else {
-        return Ok(Span::empty());
-    };
-    if !may_select(&first, &last, r) {
-        return Ok(Span::empty());
-    }
     // The last key, in order, whose member is at or below max.
     let mut g = group_of(&last);
     let start = loop {
