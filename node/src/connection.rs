@@ -50,8 +50,26 @@ struct Session {
     tx: Tx,
 }
 
-/// A wait that many commands can share: done once a counter reaches a target.
-type Signal = Shared<BoxFuture<'static, ()>>;
+/// A wait that many commands can share: done once a counter reaches a target. `None` when the
+/// counter had already reached it when the wait was made -- the usual case, which then costs no
+/// subscription and no allocation.
+#[derive(Clone)]
+struct Signal(Option<Shared<BoxFuture<'static, ()>>>);
+
+impl Signal {
+    async fn wait(self) {
+        if let Some(s) = self.0 {
+            s.await;
+        }
+    }
+
+    /// Whether the wait is over now (without waiting).
+    fn is_done(&self) -> bool {
+        self.0
+            .as_ref()
+            .is_none_or(|s| s.clone().now_or_never().is_some())
+    }
+}
 
 /// Counts completions of one kind (reads done, writes proposed, writes applied) on a connection.
 /// Waiting is a comparison with a count, so a long pipeline never builds a chain of futures
@@ -66,12 +84,17 @@ impl Counter {
 
     /// Done once `target` completions have been counted.
     fn reached(&self, target: u64) -> Signal {
-        let mut rx = self.0.subscribe();
-        async move {
-            let _ = rx.wait_for(|n| *n >= target).await;
+        if *self.0.borrow() >= target {
+            return Signal(None);
         }
-        .boxed()
-        .shared()
+        let mut rx = self.0.subscribe();
+        Signal(Some(
+            async move {
+                let _ = rx.wait_for(|n| *n >= target).await;
+            }
+            .boxed()
+            .shared(),
+        ))
     }
 
     /// One completion, counted when the guard is used or dropped (an abandoned command counts
@@ -142,12 +165,18 @@ impl Sequencer {
         let reads = self.reads_done.reached(self.reads_sent);
         let writes = self.writes_submitted.reached(self.writes_sent);
         self.writes_sent += 1;
-        let wait = async move {
-            reads.await;
-            writes.await;
-        }
-        .boxed()
-        .shared();
+        let wait = match (reads.0, writes.0) {
+            (None, None) => Signal(None),
+            (Some(one), None) | (None, Some(one)) => Signal(Some(one)),
+            (Some(reads), Some(writes)) => Signal(Some(
+                async move {
+                    reads.await;
+                    writes.await;
+                }
+                .boxed()
+                .shared(),
+            )),
+        };
         (
             wait,
             self.writes_submitted.guard(),
@@ -480,7 +509,7 @@ fn run(
             let (writes_before, done) = session.order.read();
             async move {
                 let _ticket = ticket;
-                writes_before.await;
+                writes_before.wait().await;
                 let reply = exec::read(node, r, stale_ok, asking).await;
                 done.finish();
                 Owed {
@@ -495,9 +524,10 @@ fn run(
         Command::Write(w) => {
             let (wait, submitted, done) = session.order.write();
             // Usually nothing is pending: propose now, in arrival order.
-            let pending = match wait.clone().now_or_never() {
-                Some(()) => Ok(exec::submit_write(node, w, asking)),
-                None => Err(w),
+            let pending = if wait.is_done() {
+                Ok(exec::submit_write(node, w, asking))
+            } else {
+                Err(w)
             };
             let node = node.clone();
             async move {
@@ -505,7 +535,7 @@ fn run(
                 let applied = match pending {
                     Ok(applied) => applied,
                     Err(w) => {
-                        wait.await;
+                        wait.wait().await;
                         exec::submit_write(&node, w, asking)
                     }
                 };
@@ -541,7 +571,7 @@ fn exec_transaction(
     let node = node.clone();
     async move {
         let _ticket = ticket;
-        wait.await;
+        wait.wait().await;
         let reply = plan
             .run(move |w| {
                 let applied = exec::submit_write(&node, w, asking);
@@ -577,7 +607,7 @@ fn watch(
     let node = node.clone();
     let read = async move {
         let _ticket = ticket;
-        writes_before.await;
+        writes_before.wait().await;
         let reply = exec::read(node, multi::stamps_read(keys.clone()), false, asking).await;
         done.finish();
         multi::stamps_of(keys, reply)

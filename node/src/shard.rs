@@ -105,7 +105,10 @@ impl Shard {
         });
         let span = tracing::info_span!("shard", id);
         tokio::spawn(propose(raft.clone(), prx).instrument(span.clone()));
-        tokio::spawn(batch_reads(raft, rx, shutdown.clone()).instrument(span.clone()));
+        let read_timeout = shard.limits.read_timeout;
+        tokio::spawn(
+            batch_reads(raft, rx, read_timeout, shutdown.clone()).instrument(span.clone()),
+        );
         // The meta shard holds no user keys; only data shards reclaim expired ones.
         if id != 0 {
             tokio::spawn(reclaim_expired(Arc::downgrade(&shard), shutdown).instrument(span));
@@ -208,12 +211,10 @@ impl Shard {
             .send(tx)
             .await
             .map_err(|_| ShardError::Internal("read batcher stopped".into()))?;
-        match tokio::time::timeout(self.limits.read_timeout, rx).await {
-            Err(_) => Err(ShardError::Retry(
-                "read could not be confirmed in time".into(),
-            )),
-            Ok(Err(_)) => Err(ShardError::Internal("read batcher stopped".into())),
-            Ok(Ok(r)) => r,
+        // No timer per read: the batcher bounds each leadership check by the read timeout.
+        match rx.await {
+            Err(_) => Err(ShardError::Internal("read batcher stopped".into())),
+            Ok(r) => r,
         }
     }
 
@@ -292,10 +293,12 @@ async fn propose(raft: Raft, mut rx: mpsc::Receiver<(Proposal, WriteResponder)>)
     }
 }
 
-/// One leadership check at a time, serving every read that queued before it started.
+/// One leadership check at a time, serving every read that queued before it started. A check
+/// not confirmed within `timeout` fails every read waiting on it (retryable).
 async fn batch_reads(
     raft: Raft,
     mut rx: mpsc::Receiver<oneshot::Sender<Result<(), ShardError>>>,
+    timeout: Duration,
     shutdown: CancellationToken,
 ) {
     loop {
@@ -307,15 +310,19 @@ async fn batch_reads(
         while let Ok(w) = rx.try_recv() {
             waiting.push(w);
         }
-        let outcome = match raft.ensure_linearizable(ReadPolicy::ReadIndex).await {
-            Ok(_) => Ok(()),
-            Err(RaftError::APIError(LinearizableReadError::ForwardToLeader(f))) => {
+        let check = tokio::time::timeout(timeout, raft.ensure_linearizable(ReadPolicy::ReadIndex));
+        let outcome = match check.await {
+            Err(_) => Err(ShardError::Retry(
+                "read could not be confirmed in time".into(),
+            )),
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(RaftError::APIError(LinearizableReadError::ForwardToLeader(f)))) => {
                 Err(ShardError::NotLeader(f.leader_node))
             }
-            Err(RaftError::APIError(LinearizableReadError::QuorumNotEnough(q))) => {
+            Ok(Err(RaftError::APIError(LinearizableReadError::QuorumNotEnough(q)))) => {
                 Err(ShardError::Retry(q.to_string()))
             }
-            Err(RaftError::Fatal(f)) => Err(ShardError::Internal(f.to_string())),
+            Ok(Err(RaftError::Fatal(f))) => Err(ShardError::Internal(f.to_string())),
         };
         for w in waiting {
             let _ = w.send(outcome.clone());

@@ -117,6 +117,9 @@ pub struct Store {
     _lock: Arc<File>,
 }
 
+/// The meta column family's memtable: see `Store::open`.
+const META_MEMTABLE_BYTES: usize = 4 << 20;
+
 impl Store {
     /// Opens (creating if empty) the store in `dir`. Fails, touching nothing, if another process
     /// holds the directory or its format is unknown.
@@ -156,6 +159,11 @@ impl Store {
             o.set_block_based_table_factory(&table);
             if *name != keys::CF_LOG {
                 o.set_compression_type(rocksdb::DBCompressionType::Lz4);
+            }
+            if *name == keys::CF_META {
+                // Apply rewrites the applied-state key on every group and the log its commit
+                // point: a small memtable keeps that skiplist of versions of a few keys in cache.
+                o.set_write_buffer_size(META_MEMTABLE_BYTES);
             }
             if *name == keys::CF_DATA {
                 // A bloom filter over the memtable's whole keys: a write to a new key (SET, INCR,
