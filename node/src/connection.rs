@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use bytes::{Buf, BytesMut};
-use futures::future::{BoxFuture, FutureExt, Shared};
+use futures::future::{BoxFuture, FutureExt};
 use futures::stream::{FuturesOrdered, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
@@ -30,6 +30,7 @@ use crate::info;
 use crate::metrics::ShedReason;
 use crate::multi::{self, Intercept, Tx, TxLimits};
 use crate::reply::Reply;
+use crate::sequencer::Sequencer;
 use crate::server::Node;
 
 /// Replies already available are gathered into one write up to about this many bytes.
@@ -48,141 +49,6 @@ struct Session {
     refused: bool,
     /// MULTI's queue and the watched keys.
     tx: Tx,
-}
-
-/// A wait that many commands can share: done once a counter reaches a target. `None` when the
-/// counter had already reached it when the wait was made -- the usual case, which then costs no
-/// subscription and no allocation.
-#[derive(Clone)]
-struct Signal(Option<Shared<BoxFuture<'static, ()>>>);
-
-impl Signal {
-    async fn wait(self) {
-        if let Some(s) = self.0 {
-            s.await;
-        }
-    }
-
-    /// Whether the wait is over now (without waiting).
-    fn is_done(&self) -> bool {
-        self.0
-            .as_ref()
-            .is_none_or(|s| s.clone().now_or_never().is_some())
-    }
-}
-
-/// Counts completions of one kind (reads done, writes proposed, writes applied) on a connection.
-/// Waiting is a comparison with a count, so a long pipeline never builds a chain of futures
-/// (each awaiting the one before), whose first poll would recurse as deep as the pipeline.
-#[derive(Clone)]
-struct Counter(Arc<tokio::sync::watch::Sender<u64>>);
-
-impl Counter {
-    fn new() -> Counter {
-        Counter(Arc::new(tokio::sync::watch::Sender::new(0)))
-    }
-
-    /// Done once `target` completions have been counted.
-    fn reached(&self, target: u64) -> Signal {
-        if *self.0.borrow() >= target {
-            return Signal(None);
-        }
-        let mut rx = self.0.subscribe();
-        Signal(Some(
-            async move {
-                let _ = rx.wait_for(|n| *n >= target).await;
-            }
-            .boxed()
-            .shared(),
-        ))
-    }
-
-    /// One completion, counted when the guard is used or dropped (an abandoned command counts
-    /// as done, so nothing behind it waits forever).
-    fn guard(&self) -> Done {
-        Done(Some(self.0.clone()))
-    }
-}
-
-/// Counts one completion on [`Done::finish`] or drop.
-struct Done(Option<Arc<tokio::sync::watch::Sender<u64>>>);
-
-impl Done {
-    fn finish(mut self) {
-        self.bump();
-    }
-
-    fn bump(&mut self) {
-        if let Some(tx) = self.0.take() {
-            tx.send_modify(|n| *n += 1);
-        }
-    }
-}
-
-impl Drop for Done {
-    fn drop(&mut self) {
-        self.bump();
-    }
-}
-
-/// Keeps one connection's commands in Redis's order while letting them overlap where that is
-/// invisible: consecutive reads run together, consecutive writes are proposed back to back in
-/// order, but a read waits for the writes sent before it to apply, and a write waits for the
-/// reads sent before it to finish. Counting works because nothing sent after a command can
-/// complete before the commands it waits for: reads finish in any order, but a write waits for
-/// all earlier reads, and a later read waits for all earlier writes.
-struct Sequencer {
-    reads_sent: u64,
-    writes_sent: u64,
-    reads_done: Counter,
-    writes_submitted: Counter,
-    writes_done: Counter,
-}
-
-impl Sequencer {
-    fn new() -> Sequencer {
-        Sequencer {
-            reads_sent: 0,
-            writes_sent: 0,
-            reads_done: Counter::new(),
-            writes_submitted: Counter::new(),
-            writes_done: Counter::new(),
-        }
-    }
-
-    /// What a new read waits for, and the guard to use when it is done.
-    fn read(&mut self) -> (Signal, Done) {
-        self.reads_sent += 1;
-        (
-            self.writes_done.reached(self.writes_sent),
-            self.reads_done.guard(),
-        )
-    }
-
-    /// What a new write waits for before it is proposed, and the guards to use once it is
-    /// proposed and once it is done.
-    fn write(&mut self) -> (Signal, Done, Done) {
-        let reads = self.reads_done.reached(self.reads_sent);
-        let writes = self.writes_submitted.reached(self.writes_sent);
-        self.writes_sent += 1;
-        let wait = match (reads.0, writes.0) {
-            (None, None) => Signal(None),
-            (Some(one), None) | (None, Some(one)) => Signal(Some(one)),
-            (Some(reads), Some(writes)) => Signal(Some(
-                async move {
-                    reads.await;
-                    writes.await;
-                }
-                .boxed()
-                .shared(),
-            )),
-        };
-        (
-            wait,
-            self.writes_submitted.guard(),
-            self.writes_done.guard(),
-        )
-    }
 }
 
 /// A reply owed to the client, and whether the connection closes after it.

@@ -49,6 +49,7 @@ pub mod multi;
 pub mod raft;
 pub mod reply;
 pub mod route;
+mod sequencer;
 pub mod server;
 pub mod shard;
 
