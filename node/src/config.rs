@@ -120,6 +120,12 @@ pub struct LimitArgs {
     /// Writes queued for proposal on one shard before new ones are refused with TRYAGAIN.
     #[arg(long, env = "TANLI_PROPOSAL_QUEUE_MAX")]
     pub proposal_queue_max: Option<usize>,
+    /// Most queued writes one Raft entry carries (1: every write is its own entry).
+    #[arg(long, env = "TANLI_PROPOSAL_BATCH_MAX")]
+    pub proposal_batch_max: Option<usize>,
+    /// Command bytes past which a Raft entry takes no more queued writes.
+    #[arg(long, env = "TANLI_PROPOSAL_BATCH_BYTES_MAX")]
+    pub proposal_batch_bytes_max: Option<usize>,
     /// Log entries applied since the last snapshot that trigger a new one.
     #[arg(long, env = "TANLI_SNAPSHOT_LOGS_SINCE_LAST")]
     pub snapshot_logs_since_last: Option<u64>,
@@ -224,6 +230,8 @@ pub struct Config {
     pub rpc_connect_timeout_ms: u64,
     pub rpc_inflight_max: usize,
     pub proposal_queue_max: usize,
+    pub proposal_batch_max: usize,
+    pub proposal_batch_bytes_max: usize,
     pub snapshot_logs_since_last: u64,
     pub expiry_reclaim_interval_ms: u64,
     pub expiry_reclaim_keys_max: usize,
@@ -321,6 +329,8 @@ impl Config {
             rpc_connect_timeout_ms: limit!(rpc_connect_timeout_ms, 1000),
             rpc_inflight_max: limit!(rpc_inflight_max, 1024),
             proposal_queue_max: limit!(proposal_queue_max, 16_384),
+            proposal_batch_max: limit!(proposal_batch_max, 256),
+            proposal_batch_bytes_max: limit!(proposal_batch_bytes_max, 4 << 20),
             snapshot_logs_since_last: limit!(snapshot_logs_since_last, 100_000),
             expiry_reclaim_interval_ms: limit!(expiry_reclaim_interval_ms, 100),
             expiry_reclaim_keys_max: limit!(expiry_reclaim_keys_max, 256),
@@ -358,7 +368,10 @@ impl Config {
             "election-timeout-min-ms must be below election-timeout-max-ms"
         );
         anyhow::ensure!(
-            self.pipeline_depth_max > 0 && self.connections_max > 0 && self.proposal_queue_max > 0,
+            self.pipeline_depth_max > 0
+                && self.connections_max > 0
+                && self.proposal_queue_max > 0
+                && self.proposal_batch_max > 0,
             "limits must be positive"
         );
         anyhow::ensure!(

@@ -159,6 +159,14 @@ fn stats(node: &Node, out: &mut String) -> std::fmt::Result {
         "wal_sync_waiters:{}\r",
         node.store.stats.wal_sync_waiters.load(Ordering::Relaxed)
     )?;
+    // Writes per Raft entry, over the shards hosted here (see `proposer.rs`).
+    let (mut entries, mut writes) = (0, 0);
+    for shard in node.topology().shards.values() {
+        entries += shard.proposal_stats.entries.load(Ordering::Relaxed);
+        writes += shard.proposal_stats.writes.load(Ordering::Relaxed);
+    }
+    writeln!(out, "raft_entries_proposed:{entries}\r")?;
+    writeln!(out, "raft_writes_proposed:{writes}\r")?;
     let rpc = &node.rpc_stats;
     writeln!(
         out,

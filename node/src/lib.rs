@@ -46,6 +46,7 @@ pub mod info;
 pub mod keyless;
 pub mod metrics;
 pub mod multi;
+pub mod proposer;
 pub mod raft;
 pub mod reply;
 pub mod route;

@@ -2,7 +2,8 @@
 //! linearizable, and the leader's reclaiming of expired keys.
 //!
 //! Writes: the command is encoded, stamped with the leader's clock (never going backwards on this
-//! node) and proposed; the reply comes from the state machine after commit and apply.
+//! node) and queued for the shard's proposer (`proposer.rs`, which may carry several queued
+//! writes in one entry); the reply comes from the state machine after commit and apply.
 //! Reads: linearizable by ReadIndex (openraft's `ensure_linearizable`), batched: concurrent reads
 //! share one leadership check that started after they arrived, then read the applied state.
 
@@ -11,18 +12,17 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use openraft::error::{ClientWriteError, LinearizableReadError, RaftError};
-use openraft::impls::ProgressResponder;
-use openraft::raft::ClientWriteResult;
+use openraft::error::{LinearizableReadError, RaftError};
 use openraft::rt::watch::WatchReceiver;
 use openraft::{ReadPolicy, ServerState};
-use tanli_storage::types::{PeerAddr, Proposal, Raft, ShardId, TypeConfig};
+use tanli_storage::types::{PeerAddr, Raft, ShardId};
 use tanli_storage::{ShardRead, ShardReader};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::cmd::WriteCmd;
+use crate::proposer::{self, Batching, ProposalStats, Queued};
 use crate::reply::Reply;
 
 /// Reads waiting for the next leadership check, before new reads wait for room.
@@ -46,6 +46,8 @@ pub struct ShardLimits {
     pub reclaim_interval: Duration,
     pub reclaim_keys_max: usize,
     pub proposal_queue_max: usize,
+    pub proposal_batch_max: usize,
+    pub proposal_batch_bytes_max: usize,
     /// Entries committed but not applied past which new writes are refused.
     pub apply_lag_max: u64,
 }
@@ -58,6 +60,8 @@ impl ShardLimits {
             reclaim_interval: Duration::from_millis(cfg.expiry_reclaim_interval_ms),
             reclaim_keys_max: cfg.expiry_reclaim_keys_max,
             proposal_queue_max: cfg.proposal_queue_max,
+            proposal_batch_max: cfg.proposal_batch_max,
+            proposal_batch_bytes_max: cfg.proposal_batch_bytes_max,
             apply_lag_max: cfg.admission.apply_lag_max,
         }
     }
@@ -70,10 +74,10 @@ pub struct Shard {
     limits: ShardLimits,
     last_stamp_ms: AtomicU64,
     reads: mpsc::Sender<oneshot::Sender<Result<(), ShardError>>>,
-    proposals: mpsc::Sender<(Proposal, WriteResponder)>,
+    proposals: mpsc::Sender<Queued>,
+    /// Entries and writes proposed (INFO stats).
+    pub proposal_stats: Arc<ProposalStats>,
 }
-
-type WriteResponder = ProgressResponder<TypeConfig, ClientWriteResult<TypeConfig>>;
 
 pub fn now_ms() -> u64 {
     SystemTime::now()
@@ -102,9 +106,28 @@ impl Shard {
             last_stamp_ms: AtomicU64::new(0),
             reads: tx,
             proposals: ptx,
+            proposal_stats: Arc::default(),
         });
         let span = tracing::info_span!("shard", id);
-        tokio::spawn(propose(raft.clone(), prx).instrument(span.clone()));
+        let batching = Batching {
+            // The meta shard's applier knows no batches.
+            writes_max: if id == 0 {
+                1
+            } else {
+                shard.limits.proposal_batch_max
+            },
+            bytes_max: shard.limits.proposal_batch_bytes_max,
+        };
+        tokio::spawn(
+            proposer::run(
+                raft.clone(),
+                prx,
+                batching,
+                shard.limits.write_timeout,
+                shard.proposal_stats.clone(),
+            )
+            .instrument(span.clone()),
+        );
         let read_timeout = shard.limits.read_timeout;
         tokio::spawn(
             batch_reads(raft, rx, read_timeout, shutdown.clone()).instrument(span.clone()),
@@ -146,38 +169,27 @@ impl Shard {
     ) -> Result<impl Future<Output = Result<Vec<u8>, ShardError>> + Send + 'static, ShardError>
     {
         self.check_apply_lag()?;
-        let proposal = Proposal {
-            stamp_ms: self.stamp(),
+        let (reply, rx) = oneshot::channel();
+        let queued = Queued {
             cmd,
+            stamp_ms: self.stamp(),
+            reply,
         };
-        let (responder, rx) = ProgressResponder::complete_only();
-        self.proposals
-            .try_send((proposal, responder))
-            .map_err(|e| match e {
-                mpsc::error::TrySendError::Full(_) => {
-                    ShardError::Retry(format!("shard {} has too many writes in flight", self.id))
-                }
-                mpsc::error::TrySendError::Closed(_) => {
-                    ShardError::Internal(format!("shard {} stopped", self.id))
-                }
-            })?;
-        let timeout = self.limits.write_timeout;
-        Ok(async move {
-            match tokio::time::timeout(timeout, rx).await {
-                Err(_) => Err(ShardError::Unknown(format!(
-                    "write not confirmed within {} ms; it may or may not have been applied",
-                    timeout.as_millis()
-                ))),
-                Ok(Err(_)) => Err(ShardError::Unknown(
-                    "the shard stopped before confirming the write; it may or may not have been applied".into(),
-                )),
-                Ok(Ok(Ok(resp))) => Ok(resp.data.0),
-                Ok(Ok(Err(ClientWriteError::ForwardToLeader(f)))) => Err(ShardError::NotLeader(f.leader_node)),
-                Ok(Ok(Err(ClientWriteError::LogEntryDiscarded(_)))) => Err(ShardError::Unknown(
-                    "leader changed before the write was confirmed; it may or may not have been applied".into(),
-                )),
-                Ok(Ok(Err(e))) => Err(ShardError::Retry(e.to_string())),
+        self.proposals.try_send(queued).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => {
+                ShardError::Retry(format!("shard {} has too many writes in flight", self.id))
             }
+            mpsc::error::TrySendError::Closed(_) => {
+                ShardError::Internal(format!("shard {} stopped", self.id))
+            }
+        })?;
+        // The proposer bounds the wait by the write timeout.
+        Ok(async move {
+            rx.await.unwrap_or_else(|_| {
+                Err(ShardError::Unknown(
+                    "the shard stopped before confirming the write; it may or may not have been applied".into(),
+                ))
+            })
         })
     }
 
@@ -280,17 +292,6 @@ pub struct ShardStatus {
     pub leader_addr: Option<PeerAddr>,
     /// The group's effective membership (may not be committed yet).
     pub membership: Arc<tanli_storage::types::StoredMembership>,
-}
-
-/// Hands queued proposals to Raft one at a time, so they enter the log in submission order.
-async fn propose(raft: Raft, mut rx: mpsc::Receiver<(Proposal, WriteResponder)>) {
-    while let Some((proposal, responder)) = rx.recv().await {
-        if let Err(fatal) = raft.client_write_ff(proposal, Some(responder)).await {
-            // The responder is dropped with the proposal: its caller learns the outcome is unknown.
-            tracing::error!(error = %fatal, "shard stopped; no more proposals");
-            return;
-        }
-    }
 }
 
 /// One leadership check at a time, serving every read that queued before it started. A check

@@ -332,6 +332,13 @@ pub enum WriteCmd {
         watched: Vec<(Vec<u8>, Option<u64>)>,
         cmds: Vec<Vec<Vec<u8>>>,
     },
+    /// Several independent writes in one entry (never parsed from a client; made by a shard's
+    /// proposer, `crate::proposer`): each is an encoded command applied in order with its own
+    /// reply, exactly as if each had its own entry. Applied by [`Applier`], whose reply is the
+    /// encoded list of the writes' encoded replies.
+    Batch {
+        cmds: Vec<Vec<u8>>,
+    },
 }
 
 impl WriteCmd {
@@ -365,6 +372,8 @@ impl WriteCmd {
             } => std::iter::once(route_key.as_slice())
                 .chain(watched.iter().map(|(k, _)| k.as_slice()))
                 .collect(),
+            // Made after its writes were routed; never routed itself.
+            WriteCmd::Batch { .. } => Vec::new(),
         }
     }
 
@@ -425,6 +434,11 @@ impl WriteCmd {
             WriteCmd::Exec { watched, cmds, .. } => {
                 return crate::multi::apply_exec(kv, now, watched, cmds)
             }
+            // Only [`Applier`] knows how to answer a batch (one reply per write); anywhere else
+            // (a batch inside a batch or a transaction) it is refused and changes nothing.
+            WriteCmd::Batch { .. } => Err(Stop::Reply(Reply::err(
+                "a batch of writes can only be applied as a log entry",
+            ))),
         })
     }
 }
@@ -441,6 +455,19 @@ impl tanli_storage::Applier for Applier {
         cmd: &[u8],
     ) -> Result<Vec<u8>, StorageError> {
         let reply = match WriteCmd::decode(cmd) {
+            Ok(WriteCmd::Batch { cmds }) => {
+                let mut replies = Vec::with_capacity(cmds.len());
+                for one in &cmds {
+                    replies.push(
+                        match WriteCmd::decode(one) {
+                            Ok(cmd) => cmd.apply(kv, log_time_ms)?,
+                            Err(e) => Reply::err(format!("undecodable command in log: {e}")),
+                        }
+                        .to_bytes(),
+                    );
+                }
+                return Ok(crate::reply::encode_versioned(&replies));
+            }
             Ok(cmd) => cmd.apply(kv, log_time_ms)?,
             // Deterministic on every replica, so answering with an error keeps them in step.
             Err(e) => Reply::err(format!("undecodable command in log: {e}")),
@@ -564,6 +591,79 @@ mod tests {
         let out = Applier.apply(&mut kv, 1, &cmd.encode()).expect("apply");
         assert_eq!(Reply::from_bytes(&out), Ok(Reply::ok()));
         assert_eq!(kv.value("k").as_deref(), Some("v"));
+    }
+
+    /// The encoded write of a command line, as a connection would submit it.
+    fn encoded(line: &[&str]) -> Vec<u8> {
+        match parse(&testkv::argv(line)).expect("parses") {
+            Command::Write(w) => w.encode(),
+            _ => panic!("{line:?} is not a write"),
+        }
+    }
+
+    #[test]
+    fn a_batch_applies_each_write_in_order_with_its_own_reply() {
+        let lines: &[&[&str]] = &[
+            &["SET", "s", "x"],
+            &["INCR", "n"],
+            &["INCR", "s"],
+            &["INCRBY", "n", "5"],
+            &["LPUSH", "s", "a"],
+            &["APPEND", "s", "y"],
+        ];
+        // One entry per write...
+        let mut alone = MemKv::default();
+        let one_by_one: Vec<Vec<u8>> = lines
+            .iter()
+            .map(|l| Applier.apply(&mut alone, 7, &encoded(l)).expect("apply"))
+            .collect();
+        // ...and all of them in one batch entry: the same replies and the same data.
+        let mut batched = MemKv::default();
+        let batch = WriteCmd::Batch {
+            cmds: lines.iter().map(|l| encoded(l)).collect(),
+        };
+        let out = Applier
+            .apply(&mut batched, 7, &batch.encode())
+            .expect("apply");
+        let parts: Vec<Vec<u8>> = crate::reply::decode_versioned(&out).expect("a list of replies");
+        assert_eq!(parts, one_by_one);
+        let replies: Vec<Reply> = parts
+            .iter()
+            .map(|p| Reply::from_bytes(p).expect("a reply"))
+            .collect();
+        assert_eq!(replies[1], Reply::Int(1));
+        assert!(matches!(&replies[2], Reply::Error(e) if e.contains("not an integer")));
+        assert_eq!(replies[3], Reply::Int(6));
+        assert!(matches!(&replies[4], Reply::Error(e) if e.starts_with("WRONGTYPE")));
+        assert_eq!(replies[5], Reply::Int(2));
+        assert_eq!(batched.map, alone.map);
+        assert_eq!(batched.value("s").as_deref(), Some("xy"));
+    }
+
+    #[test]
+    fn a_batch_inside_a_batch_is_refused_and_changes_nothing() {
+        let mut kv = MemKv::default();
+        let inner = WriteCmd::Batch {
+            cmds: vec![encoded(&["SET", "a", "1"])],
+        };
+        let outer = WriteCmd::Batch {
+            cmds: vec![
+                inner.encode(),
+                b"\x01garbage".to_vec(),
+                encoded(&["SET", "b", "2"]),
+            ],
+        };
+        let out = Applier.apply(&mut kv, 1, &outer.encode()).expect("apply");
+        let parts: Vec<Vec<u8>> = crate::reply::decode_versioned(&out).expect("replies");
+        let replies: Vec<Reply> = parts
+            .iter()
+            .map(|p| Reply::from_bytes(p).expect("a reply"))
+            .collect();
+        assert!(matches!(&replies[0], Reply::Error(e) if e.contains("batch")));
+        assert!(matches!(&replies[1], Reply::Error(e) if e.contains("undecodable")));
+        assert_eq!(replies[2], Reply::ok());
+        assert_eq!(kv.value("a"), None);
+        assert_eq!(kv.value("b").as_deref(), Some("2"));
     }
 
     #[test]
