@@ -183,22 +183,18 @@ admin_addr() { # name
 start_tanli_3() { # sets LEADER_PORT and LEADER_NAME
     # Node 1 bootstraps a cluster with one data shard (so one node leads every key, as the
     # non-cluster-mode benchmark needs); nodes 2 and 3 join it and receive replicas of every shard.
-    local -a resp bus
-    local id
-    for id in 1 2 3; do
-        free_port
-        resp[id]=$PORT
-        free_port
-        bus[id]=$PORT
-    done
-    start_tanli tanli-3-n1 --port "${resp[1]}" --cluster-port "${bus[1]}" --initial-shards 1
-    ready_port tanli-3-n1 >/dev/null
+    # Every node binds port 0 and says where it listens in its ready line: a port probed free
+    # here could be taken (by a client's ephemeral port) before the node binds it.
+    local -a resp
+    local id bus1
+    start_tanli tanli-3-n1 --port 0 --cluster-port 0 --initial-shards 1
+    resp[1]=$(ready_port tanli-3-n1)
+    bus1=$(sed -n 's/^tanli ready .*cluster=\([^ ]*\).*/\1/p' "$WORK/tanli-3-n1/out" | head -1)
     for id in 2 3; do
-        start_tanli "tanli-3-n$id" --port "${resp[id]}" --cluster-port "${bus[id]}" \
-            --join "$HOST:${bus[1]}"
+        start_tanli "tanli-3-n$id" --port 0 --cluster-port 0 --join "$bus1"
     done
     for id in 2 3; do
-        ready_port "tanli-3-n$id" >/dev/null
+        resp[id]=$(ready_port "tanli-3-n$id")
     done
     # Every node holds a replica of shard 1 once it lists the shard in INFO raft.
     hosts_shard1() { # port
