@@ -5,21 +5,23 @@
 //! append, its replication to each follower, the responder, and the follower's own append. When
 //! writes arrive faster than Raft takes them (pipelines, many clients), the writes that queued
 //! while the previous entry was being handed over go into one [`WriteCmd::Batch`] entry (at most
-//! `proposal-batch-max` of them and about `proposal-batch-bytes-max` bytes of commands). A lone
+//! `proposal-batch-max` of them and at most `proposal-batch-bytes-max` bytes of commands, unless
+//! one command alone is bigger). A lone
 //! write is proposed as itself, so the log of a quiet shard is unchanged.
 //!
 //! A batch is applied in log order, command after command, each with its own reply, exactly as
-//! the same commands in consecutive entries: it changes the cost, not the outcome. The shard's
-//! write timeout is armed once per entry here, not once per write.
+//! the same commands in consecutive entries: it changes the cost, not the outcome. The wait for
+//! an entry's outcome is bounded by its first write's deadline (submission plus the shard's
+//! write timeout), one timer per entry rather than one per write.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use openraft::error::ClientWriteError;
 use openraft::impls::ProgressResponder;
 use tanli_storage::types::{Proposal, Raft};
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 use crate::cmd::WriteCmd;
 use crate::reply::decode_versioned;
@@ -33,6 +35,8 @@ pub(crate) struct Queued {
     pub cmd: Vec<u8>,
     pub stamp_ms: u64,
     pub reply: ReplyTx,
+    /// When its caller stops waiting for the outcome (submission plus the write timeout).
+    pub deadline: Instant,
 }
 
 /// How many queued writes one entry may carry.
@@ -57,22 +61,22 @@ pub(crate) async fn run(
     raft: Raft,
     mut rx: mpsc::Receiver<Queued>,
     batching: Batching,
-    write_timeout: Duration,
     stats: Arc<ProposalStats>,
 ) {
-    while let Some(first) = rx.recv().await {
-        let mut bytes = first.cmd.len();
-        let mut group = vec![first];
-        while group.len() < batching.writes_max && bytes < batching.bytes_max {
-            match rx.try_recv() {
-                Ok(q) => {
-                    bytes += q.cmd.len();
-                    group.push(q);
-                }
-                Err(_) => break,
-            }
-        }
+    // A write that would have taken an entry past its byte bound starts the next entry.
+    let mut carried: Option<Queued> = None;
+    loop {
+        let first = match carried.take() {
+            Some(q) => q,
+            None => match rx.recv().await {
+                Some(q) => q,
+                None => return,
+            },
+        };
+        let mut group = gather(first, &mut rx, batching, &mut carried);
         let stamp_ms = group.iter().map(|q| q.stamp_ms).max().unwrap_or(0);
+        // The first write queued first, so its caller is the first to stop waiting.
+        let deadline = group[0].deadline;
         let writes = group.len() as u64;
         let (cmd, waiters) = if group.len() == 1 {
             let q = group.pop().expect("one write");
@@ -93,8 +97,34 @@ pub(crate) async fn run(
         }
         stats.entries.fetch_add(1, Ordering::Relaxed);
         stats.writes.fetch_add(writes, Ordering::Relaxed);
-        tokio::spawn(deliver(applied, waiters, write_timeout));
+        tokio::spawn(deliver(applied, waiters, deadline));
     }
+}
+
+/// The next entry's writes: `first`, then the writes queued behind it, within the bounds. A write
+/// that would take the entry past its byte bound is left in `carried`, to start the next one.
+fn gather(
+    first: Queued,
+    rx: &mut mpsc::Receiver<Queued>,
+    batching: Batching,
+    carried: &mut Option<Queued>,
+) -> Vec<Queued> {
+    let mut bytes = first.cmd.len();
+    let mut group = vec![first];
+    while group.len() < batching.writes_max {
+        match rx.try_recv() {
+            Ok(q) if bytes + q.cmd.len() > batching.bytes_max => {
+                *carried = Some(q);
+                break;
+            }
+            Ok(q) => {
+                bytes += q.cmd.len();
+                group.push(q);
+            }
+            Err(_) => break,
+        }
+    }
+    group
 }
 
 /// The writes of one entry.
@@ -108,13 +138,13 @@ type Applied = openraft::alias::OneshotReceiverOf<
     openraft::raft::ClientWriteResult<tanli_storage::types::TypeConfig>,
 >;
 
-/// Waits for the entry's outcome and gives each write its part.
-async fn deliver(applied: Applied, waiters: Waiters, timeout: Duration) {
-    let outcome = match tokio::time::timeout(timeout, applied).await {
-        Err(_) => Err(ShardError::Unknown(format!(
-            "write not confirmed within {} ms; it may or may not have been applied",
-            timeout.as_millis()
-        ))),
+/// Waits for the entry's outcome (until `deadline`) and gives each write its part.
+async fn deliver(applied: Applied, waiters: Waiters, deadline: Instant) {
+    let outcome = match tokio::time::timeout_at(deadline, applied).await {
+        Err(_) => Err(ShardError::Unknown(
+            "write not confirmed within the write timeout; it may or may not have been applied"
+                .into(),
+        )),
         Ok(Err(_)) => Err(ShardError::Unknown(
             "the shard stopped before confirming the write; it may or may not have been applied"
                 .into(),
@@ -169,6 +199,51 @@ fn split(bytes: &[u8], writes: usize) -> Result<Vec<Vec<u8>>, ShardError> {
 mod tests {
     use super::*;
     use crate::reply::encode_versioned;
+
+    fn queued(len: usize) -> Queued {
+        Queued {
+            cmd: vec![0; len],
+            stamp_ms: len as u64,
+            reply: oneshot::channel().0,
+            deadline: Instant::now(),
+        }
+    }
+
+    /// The command sizes of each entry `gather` makes from `sizes`, queued in that order.
+    fn entries(sizes: &[usize], batching: Batching) -> Vec<Vec<usize>> {
+        let (tx, mut rx) = mpsc::channel(64);
+        for &n in sizes {
+            tx.try_send(queued(n)).expect("room");
+        }
+        drop(tx);
+        let mut carried = None;
+        let mut out = Vec::new();
+        while let Some(first) = carried.take().or_else(|| rx.try_recv().ok()) {
+            let group = gather(first, &mut rx, batching, &mut carried);
+            out.push(group.iter().map(|q| q.cmd.len()).collect());
+        }
+        out
+    }
+
+    #[test]
+    fn entries_take_queued_writes_in_order_within_both_bounds() {
+        let b = Batching {
+            writes_max: 3,
+            bytes_max: 10,
+        };
+        assert_eq!(
+            entries(&[4, 4, 4, 1, 1, 1, 1], b),
+            vec![vec![4, 4], vec![4, 1, 1], vec![1, 1]]
+        );
+        // A command bigger than the byte bound is an entry of its own.
+        assert_eq!(entries(&[1, 50, 1], b), vec![vec![1], vec![50], vec![1]]);
+        // One write per entry when batching is off.
+        let off = Batching {
+            writes_max: 1,
+            bytes_max: 10,
+        };
+        assert_eq!(entries(&[1, 2, 3], off), vec![vec![1], vec![2], vec![3]]);
+    }
 
     #[test]
     fn a_batch_reply_splits_into_one_reply_per_write() {

@@ -119,14 +119,8 @@ impl Shard {
             bytes_max: shard.limits.proposal_batch_bytes_max,
         };
         tokio::spawn(
-            proposer::run(
-                raft.clone(),
-                prx,
-                batching,
-                shard.limits.write_timeout,
-                shard.proposal_stats.clone(),
-            )
-            .instrument(span.clone()),
+            proposer::run(raft.clone(), prx, batching, shard.proposal_stats.clone())
+                .instrument(span.clone()),
         );
         let read_timeout = shard.limits.read_timeout;
         tokio::spawn(
@@ -174,6 +168,7 @@ impl Shard {
             cmd,
             stamp_ms: self.stamp(),
             reply,
+            deadline: tokio::time::Instant::now() + self.limits.write_timeout,
         };
         self.proposals.try_send(queued).map_err(|e| match e {
             mpsc::error::TrySendError::Full(_) => {
@@ -183,7 +178,7 @@ impl Shard {
                 ShardError::Internal(format!("shard {} stopped", self.id))
             }
         })?;
-        // The proposer bounds the wait by the write timeout.
+        // The proposer bounds the wait by the deadline.
         Ok(async move {
             rx.await.unwrap_or_else(|_| {
                 Err(ShardError::Unknown(
