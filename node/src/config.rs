@@ -120,6 +120,12 @@ pub struct LimitArgs {
     /// Writes queued for proposal on one shard before new ones are refused with TRYAGAIN.
     #[arg(long, env = "TANLI_PROPOSAL_QUEUE_MAX")]
     pub proposal_queue_max: Option<usize>,
+    /// RocksDB's block cache, shared by every shard on the node.
+    #[arg(long, env = "TANLI_BLOCK_CACHE_BYTES")]
+    pub block_cache_bytes: Option<usize>,
+    /// In-memory copy of recently written or read records, in front of RocksDB (0: off).
+    #[arg(long, env = "TANLI_RECORD_CACHE_BYTES")]
+    pub record_cache_bytes: Option<usize>,
     /// Most queued writes one Raft entry carries (1: every write is its own entry).
     #[arg(long, env = "TANLI_PROPOSAL_BATCH_MAX")]
     pub proposal_batch_max: Option<usize>,
@@ -230,6 +236,8 @@ pub struct Config {
     pub rpc_connect_timeout_ms: u64,
     pub rpc_inflight_max: usize,
     pub proposal_queue_max: usize,
+    pub block_cache_bytes: usize,
+    pub record_cache_bytes: usize,
     pub proposal_batch_max: usize,
     pub proposal_batch_bytes_max: usize,
     pub snapshot_logs_since_last: u64,
@@ -329,6 +337,8 @@ impl Config {
             rpc_connect_timeout_ms: limit!(rpc_connect_timeout_ms, 1000),
             rpc_inflight_max: limit!(rpc_inflight_max, 1024),
             proposal_queue_max: limit!(proposal_queue_max, 16_384),
+            block_cache_bytes: limit!(block_cache_bytes, 256 << 20),
+            record_cache_bytes: limit!(record_cache_bytes, 64 << 20),
             proposal_batch_max: limit!(proposal_batch_max, 256),
             proposal_batch_bytes_max: limit!(proposal_batch_bytes_max, 4 << 20),
             snapshot_logs_since_last: limit!(snapshot_logs_since_last, 100_000),
@@ -468,6 +478,42 @@ mod tests {
             "501"
         ]))
         .is_err());
+    }
+
+    #[test]
+    fn cache_and_batch_bounds_come_from_flags_or_the_limits_table() {
+        let c = Config::resolve(args(&[])).expect("config");
+        assert_eq!(
+            (c.block_cache_bytes, c.record_cache_bytes),
+            (256 << 20, 64 << 20)
+        );
+        assert_eq!(
+            (c.proposal_batch_max, c.proposal_batch_bytes_max),
+            (256, 4 << 20)
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.toml");
+        std::fs::write(
+            &path,
+            "[limits]\nrecord-cache-bytes = 0\nproposal-batch-max = 8\n",
+        )
+        .expect("write");
+        let c = Config::resolve(args(&[
+            "--config",
+            path.to_str().expect("utf8"),
+            "--block-cache-bytes",
+            "1048576",
+        ]))
+        .expect("config");
+        assert_eq!(
+            (
+                c.block_cache_bytes,
+                c.record_cache_bytes,
+                c.proposal_batch_max
+            ),
+            (1 << 20, 0, 8)
+        );
+        assert!(Config::resolve(args(&["--proposal-batch-max", "0"])).is_err());
     }
 
     #[test]

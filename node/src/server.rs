@@ -226,7 +226,12 @@ pub async fn run(
     if cfg.unsafe_stale_reads {
         tracing::warn!("--unsafe-stale-reads: reads skip the leader check and may be stale; for the fault-injection suite only");
     }
-    let store = Store::open(&cfg.data_dir, &StoreOptions::default())?;
+    let store_options = StoreOptions {
+        block_cache_bytes: cfg.block_cache_bytes,
+        record_cache_bytes: cfg.record_cache_bytes,
+        ..StoreOptions::default()
+    };
+    let store = Store::open(&cfg.data_dir, &store_options)?;
     let (identity, origin) = identity(&store, &cfg, adv).await?;
     let span = tracing::info_span!("node", id = identity.node_id);
     let bound = Bound {
