@@ -110,10 +110,17 @@ start_tanli() { # name args...
     PIDS+=($!)
 }
 
+# One field of a node's ready line (`tanli ready node=1 resp=... cluster=... admin=...`).
+ready_field() { # name field
+    sed -n "s/^tanli ready .*$2=\([^ ]*\).*/\1/p" "$WORK/$1/out" | head -1
+}
+
 # The RESP port from a node's ready line: `tanli ready node=1 resp=127.0.0.1:6379 cluster=...`.
 ready_port() { # name
+    local addr
     wait_for "the ready line of $1" grep -q '^tanli ready ' "$WORK/$1/out"
-    sed -n 's/^tanli ready .*resp=[^ ]*:\([0-9]*\) .*/\1/p' "$WORK/$1/out" | head -1
+    addr=$(ready_field "$1" resp)
+    echo "${addr##*:}"
 }
 
 declare -A OPS P50 P99 ERRORS
@@ -177,7 +184,7 @@ bench() { # target port [admin]
 
 # A node's admin address from its ready line.
 admin_addr() { # name
-    sed -n 's/^tanli ready .*admin=\([^ ]*\).*/\1/p' "$WORK/$1/out" | head -1
+    ready_field "$1" admin
 }
 
 start_tanli_3() { # sets LEADER_PORT and LEADER_NAME
@@ -189,7 +196,7 @@ start_tanli_3() { # sets LEADER_PORT and LEADER_NAME
     local id bus1
     start_tanli tanli-3-n1 --port 0 --cluster-port 0 --initial-shards 1
     resp[1]=$(ready_port tanli-3-n1)
-    bus1=$(sed -n 's/^tanli ready .*cluster=\([^ ]*\).*/\1/p' "$WORK/tanli-3-n1/out" | head -1)
+    bus1=$(ready_field tanli-3-n1 cluster)
     for id in 2 3; do
         start_tanli "tanli-3-n$id" --port 0 --cluster-port 0 --join "$bus1"
     done

@@ -438,6 +438,16 @@ impl Node {
         client::connect(self.addr(), self.spec.requirepass.as_deref())
     }
 
+    /// A numeric field of one `INFO` section of this node; panics if the field is missing or not
+    /// a number.
+    pub fn info_number(&self, section: &str, field: &str) -> u64 {
+        let info = client::info(&mut self.conn(), section)
+            .unwrap_or_else(|e| panic!("INFO {section}: {e}"));
+        info.get(field)
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("INFO {section} has no numeric {field}: {info:?}"))
+    }
+
     /// The `INFO raft` fields of this node (every hosted shard), or why they could not be read.
     pub fn raft_status(&self) -> Result<RaftStatus, String> {
         client::raft_status(self.addr(), self.spec.requirepass.as_deref())

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use tanli_tests::client::{self, cluster_node_id, get_each, get_many, moved_to, query, query_err};
 use tanli_tests::cluster::{ELECTION_TIMEOUT, SETTLE_TIMEOUT};
 use tanli_tests::slot::key_slot;
-use tanli_tests::{wait_until, Cluster, Writer};
+use tanli_tests::{wait_until, Cluster, Node, Writer};
 
 /// Failover must make a key writable again within this time ("a few seconds").
 const FAILOVER_MAX: Duration = Duration::from_secs(10);
@@ -360,7 +360,7 @@ fn pipelined_writes_share_entries_and_each_applies_once_in_order() {
     let key = "batched-counter";
     let leader = cluster.leader_of(key);
     let addr = cluster.node(leader).addr();
-    let before = entries_and_writes(&mut cluster.node(leader).conn());
+    let before = entries_and_writes(cluster.node(leader));
     let replies: Vec<Vec<i64>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..CLIENTS)
             .map(|_| {
@@ -396,7 +396,7 @@ fn pipelined_writes_share_entries_and_each_applies_once_in_order() {
         "each INCR applied once"
     );
 
-    let after = entries_and_writes(&mut cluster.node(leader).conn());
+    let after = entries_and_writes(cluster.node(leader));
     let (entries, writes) = (after.0 - before.0, after.1 - before.1);
     assert!(writes >= total as u64, "writes proposed: {writes}");
     assert!(
@@ -417,16 +417,9 @@ fn pipelined_writes_share_entries_and_each_applies_once_in_order() {
 }
 
 /// `raft_entries_proposed` and `raft_writes_proposed` from a node's INFO stats.
-fn entries_and_writes(c: &mut redis::Connection) -> (u64, u64) {
-    let info = client::info(c, "stats").expect("INFO stats");
-    let field = |name: &str| -> u64 {
-        info.get(name)
-            .unwrap_or_else(|| panic!("INFO stats has no {name}: {info:?}"))
-            .parse()
-            .expect("a number")
-    };
+fn entries_and_writes(node: &Node) -> (u64, u64) {
     (
-        field("raft_entries_proposed"),
-        field("raft_writes_proposed"),
+        node.info_number("stats", "raft_entries_proposed"),
+        node.info_number("stats", "raft_writes_proposed"),
     )
 }

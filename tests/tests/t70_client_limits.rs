@@ -5,10 +5,9 @@
 //! and `CLIENT LIST` shows each connection's buffers and recent rate. Everyone else keeps being
 //! served throughout. (Protocol errors and declared lengths are t30's.)
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use tanli_tests::client::{info, query};
+use tanli_tests::client::query;
 use tanli_tests::node::ServerSpec;
 use tanli_tests::raw::{encode, RawConn, Reply};
 use tanli_tests::wait::{check, wait_until};
@@ -23,15 +22,8 @@ fn start(extra: &[&str]) -> Node {
     })
 }
 
-fn stats(node: &Node) -> HashMap<String, String> {
-    info(&mut node.conn(), "stats").expect("INFO stats")
-}
-
 fn stat(node: &Node, field: &str) -> u64 {
-    stats(node)
-        .get(field)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| panic!("INFO has no numeric {field}"))
+    node.info_number("stats", field)
 }
 
 fn assert_serves(conn: &mut RawConn) {

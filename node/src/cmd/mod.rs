@@ -454,25 +454,30 @@ impl tanli_storage::Applier for Applier {
         log_time_ms: u64,
         cmd: &[u8],
     ) -> Result<Vec<u8>, StorageError> {
-        let reply = match WriteCmd::decode(cmd) {
+        match WriteCmd::decode(cmd) {
             Ok(WriteCmd::Batch { cmds }) => {
                 let mut replies = Vec::with_capacity(cmds.len());
                 for one in &cmds {
-                    replies.push(
-                        match WriteCmd::decode(one) {
-                            Ok(cmd) => cmd.apply(kv, log_time_ms)?,
-                            Err(e) => Reply::err(format!("undecodable command in log: {e}")),
-                        }
-                        .to_bytes(),
-                    );
+                    // A batch inside this one decodes to a Batch and is refused by `apply`.
+                    replies.push(apply_logged(kv, log_time_ms, WriteCmd::decode(one))?.to_bytes());
                 }
-                return Ok(crate::reply::encode_versioned(&replies));
+                Ok(crate::reply::encode_versioned(&replies))
             }
-            Ok(cmd) => cmd.apply(kv, log_time_ms)?,
-            // Deterministic on every replica, so answering with an error keeps them in step.
-            Err(e) => Reply::err(format!("undecodable command in log: {e}")),
-        };
-        Ok(reply.to_bytes())
+            decoded => Ok(apply_logged(kv, log_time_ms, decoded)?.to_bytes()),
+        }
+    }
+}
+
+/// Applies one command as decoded from the log (alone or in a batch).
+fn apply_logged(
+    kv: &mut dyn KvWrite,
+    log_time_ms: u64,
+    decoded: Result<WriteCmd, DecodeError>,
+) -> Result<Reply, StorageError> {
+    match decoded {
+        Ok(cmd) => cmd.apply(kv, log_time_ms),
+        // Deterministic on every replica, so answering with an error keeps them in step.
+        Err(e) => Ok(Reply::err(format!("undecodable command in log: {e}"))),
     }
 }
 
