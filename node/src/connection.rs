@@ -27,8 +27,9 @@ use crate::cmd::{self, Command, ConnCmd};
 use crate::exec;
 use crate::frame::{ProtocolError, RequestDecoder, RequestLimits};
 use crate::info;
-use crate::metrics::ShedReason;
+use crate::metrics::{CommandTimer, ShedReason};
 use crate::multi::{self, Intercept, Tx, TxLimits};
+use crate::read_group::{GroupReplies, ReadGroup};
 use crate::reply::Reply;
 use crate::sequencer::Sequencer;
 use crate::server::Node;
@@ -59,6 +60,23 @@ struct Owed {
     /// [`size_hint`] of the reply, counted in the client's `omem` from the moment the reply is
     /// ready until it is encoded.
     size: usize,
+}
+
+/// What the connection waits for, in request order: one command's reply, or the replies of a
+/// group of consecutive reads (see `read_group.rs`).
+enum Answer {
+    One(Owed),
+    Reads { resp3: bool, replies: GroupReplies },
+}
+
+impl Answer {
+    /// Commands answered.
+    fn len(&self) -> usize {
+        match self {
+            Answer::One(_) => 1,
+            Answer::Reads { replies, .. } => replies.len(),
+        }
+    }
 }
 
 /// About how many bytes `reply` takes to encode: payload bytes plus a few per element.
@@ -113,7 +131,10 @@ pub async fn serve(
         refused: false,
         tx: Tx::new(TxLimits::from_config(&node.config)),
     };
-    let mut owed: FuturesOrdered<BoxFuture<'static, Owed>> = FuturesOrdered::new();
+    let mut owed: FuturesOrdered<BoxFuture<'static, Answer>> = FuturesOrdered::new();
+    // Commands read and not yet answered (in `owed` or in `reads`).
+    let mut in_flight = 0usize;
+    let mut reads = ReadGroup::default();
     let mut out = BytesMut::new();
     let depth_max = node.config.pipeline_depth_max;
     let limits = node.admission.config().clone();
@@ -151,48 +172,78 @@ pub async fn serve(
                 return;
             }
             Some(done) = owed.next(), if !owed.is_empty() => {
-                let mut close = write_owed(&mut out, done, &client);
-                // Batch the replies that are already available into one write.
-                while !close && out.len() < WRITE_BATCH_BYTES {
-                    match owed.next().now_or_never() {
-                        Some(Some(more)) => close = write_owed(&mut out, more, &client),
-                        _ => break,
+                in_flight -= done.len();
+                let mut current = Some(done);
+                let mut close = false;
+                loop {
+                    if let Some(answer) = current.take() {
+                        current = encode_answer(&mut out, answer, &client, &mut close);
                     }
-                }
-                match flush(&mut wr, &mut out, &client, &limits, &shutdown).await {
-                    Flushed::All => {}
-                    Flushed::Gone => return,
-                    Flushed::OverLimit => {
-                        node.admission.shed(&client, ShedReason::OutputBuffer, &node.metrics);
+                    // Batch the replies that are already available into one write.
+                    if current.is_none() && !close && out.len() < WRITE_BATCH_BYTES {
+                        if let Some(Some(more)) = owed.next().now_or_never() {
+                            in_flight -= more.len();
+                            current = Some(more);
+                            continue;
+                        }
+                    }
+                    match flush(&mut wr, &mut out, &client, &limits, &shutdown).await {
+                        Flushed::All => {}
+                        Flushed::Gone => return,
+                        Flushed::OverLimit => {
+                            node.admission.shed(&client, ShedReason::OutputBuffer, &node.metrics);
+                            return;
+                        }
+                    }
+                    if close {
                         return;
                     }
-                }
-                if close {
-                    return;
+                    // A group of reads cut at the batch bound goes on after the flush.
+                    if current.is_none() {
+                        break;
+                    }
                 }
             }
             // Reading pauses while the pipeline is full or replies pile up unsent.
             req = requests.next(), if reading
                 && paused_until.is_none()
-                && owed.len() < depth_max
+                && in_flight < depth_max
                 && client.omem.load(Ordering::Relaxed) <= limits.reply_buffer_bytes_max => {
-                match req {
-                    None => reading = false,
-                    Some(Err(ProtocolError::Io(_))) => return,
-                    Some(Err(e @ ProtocolError::Invalid(_))) => {
-                        tracing::debug!(%addr, error = %e, "closing connection on protocol error");
-                        node.metrics.shed(ShedReason::ProtocolError);
-                        protocol_error = Some(e.to_string());
-                        reading = false;
-                    }
-                    Some(Ok(args)) => {
-                        idle_deadline = Instant::now().checked_add(idle_after);
-                        owed.push_back(dispatch(args, &mut session, &node, &client));
-                        if std::mem::take(&mut session.refused) {
-                            paused_until = Some(Instant::now() + limits.retry_hint);
+                // Every request already received is taken now, so consecutive reads among them
+                // run as one group.
+                let mut req = req;
+                loop {
+                    match req {
+                        None => reading = false,
+                        Some(Err(ProtocolError::Io(_))) => return,
+                        Some(Err(e @ ProtocolError::Invalid(_))) => {
+                            tracing::debug!(%addr, error = %e, "closing connection on protocol error");
+                            node.metrics.shed(ShedReason::ProtocolError);
+                            protocol_error = Some(e.to_string());
+                            reading = false;
+                        }
+                        Some(Ok(args)) => {
+                            idle_deadline = Instant::now().checked_add(idle_after);
+                            in_flight += 1;
+                            accept(args, &mut session, &node, &client, &mut reads, &mut owed);
+                            if std::mem::take(&mut session.refused) {
+                                paused_until = Some(Instant::now() + limits.retry_hint);
+                            }
                         }
                     }
+                    if !reading
+                        || paused_until.is_some()
+                        || in_flight >= depth_max
+                        || client.omem.load(Ordering::Relaxed) > limits.reply_buffer_bytes_max
+                    {
+                        break;
+                    }
+                    match requests.next().now_or_never() {
+                        Some(next) => req = next,
+                        None => break,
+                    }
                 }
+                end_reads(&mut reads, &mut session, &node, &mut owed);
             }
         }
     }
@@ -253,14 +304,87 @@ async fn flush(
     Flushed::All
 }
 
-/// Encodes a ready reply into `out`, moving its count in `omem` from the estimate to the
-/// encoded bytes.
-fn write_owed(out: &mut BytesMut, owed: Owed, client: &ClientState) -> bool {
+/// Encodes an answer into `out`, moving a reply's count in `omem` from its estimate to the
+/// encoded bytes, and sets `close` when the connection closes after it. A group of reads runs
+/// its reads as it encodes them, until `out` holds about [`WRITE_BATCH_BYTES`]: what is left of
+/// it is returned, to go on with after `out` is written.
+fn encode_answer(
+    out: &mut BytesMut,
+    answer: Answer,
+    client: &ClientState,
+    close: &mut bool,
+) -> Option<Answer> {
     let before = out.len();
-    owed.reply.encode(owed.resp3, out);
+    let rest = match answer {
+        Answer::One(owed) => {
+            owed.reply.encode(owed.resp3, out);
+            client.omem.fetch_sub(owed.size, Ordering::Relaxed);
+            *close = owed.close;
+            None
+        }
+        Answer::Reads { resp3, mut replies } => loop {
+            if out.len() >= WRITE_BATCH_BYTES {
+                break Some(Answer::Reads { resp3, replies });
+            }
+            match replies.next_reply() {
+                Some(reply) => reply.encode(resp3, out),
+                None => break None,
+            }
+        },
+    };
     client.omem.fetch_add(out.len() - before, Ordering::Relaxed);
-    client.omem.fetch_sub(owed.size, Ordering::Relaxed);
-    owed.close
+    rest
+}
+
+/// Takes one request: a plain read joins the connection's read group; anything else first
+/// starts the group gathered before it, then runs (see [`run`]).
+fn accept(
+    args: Vec<bytes::Bytes>,
+    session: &mut Session,
+    node: &Arc<Node>,
+    client: &Arc<ClientState>,
+    reads: &mut ReadGroup,
+    owed: &mut FuturesOrdered<BoxFuture<'static, Answer>>,
+) {
+    let timer = node.metrics.command(&args[0]);
+    client.touch(timer.index);
+    node.commands_processed.fetch_add(1, Ordering::Relaxed);
+    let parsed = cmd::parse(&args);
+    let groups = session.authed && !session.tx.in_multi() && !session.asking;
+    match parsed {
+        Ok(Command::Read(r)) if groups => match node.admission.admit(client) {
+            Ok(ticket) => reads.push(r, Some(ticket), timer),
+            Err(reply) => {
+                session.refused = true;
+                end_reads(reads, session, node, owed);
+                owed.push_back(timed(ready(session.resp3, reply, false), timer, client));
+            }
+        },
+        parsed => {
+            end_reads(reads, session, node, owed);
+            let run = run(args, parsed, session, node, client);
+            owed.push_back(timed(run, timer, client));
+        }
+    }
+}
+
+/// Starts the gathered reads, if any, as the next answer owed.
+fn end_reads(
+    reads: &mut ReadGroup,
+    session: &mut Session,
+    node: &Arc<Node>,
+    owed: &mut FuturesOrdered<BoxFuture<'static, Answer>>,
+) {
+    if reads.is_empty() {
+        return;
+    }
+    let resp3 = session.resp3;
+    let group = reads.start(&mut session.order, session.readonly, node);
+    owed.push_back(
+        group
+            .map(move |replies| Answer::Reads { resp3, replies })
+            .boxed(),
+    );
 }
 
 fn ready(resp3: bool, reply: Reply, close: bool) -> BoxFuture<'static, Owed> {
@@ -273,35 +397,30 @@ fn ready(resp3: bool, reply: Reply, close: bool) -> BoxFuture<'static, Owed> {
     .boxed()
 }
 
-/// Runs one command (see [`run`]), counted and timed in the node's metrics until its reply is
-/// ready.
-fn dispatch(
-    args: Vec<bytes::Bytes>,
-    session: &mut Session,
-    node: &Arc<Node>,
+/// One command's reply, timed in the node's metrics until it is ready, and counted in the
+/// client's `omem` from then on.
+fn timed(
+    run: BoxFuture<'static, Owed>,
+    timer: CommandTimer,
     client: &Arc<ClientState>,
-) -> BoxFuture<'static, Owed> {
-    let timer = node.metrics.command(&args[0]);
-    client.touch(timer.index);
+) -> BoxFuture<'static, Answer> {
     let client = client.clone();
-    run(args, session, node, &client)
-        .map(move |mut owed| {
-            timer.finish(&owed.reply);
-            owed.size = size_hint(&owed.reply);
-            client.omem.fetch_add(owed.size, Ordering::Relaxed);
-            owed
-        })
-        .boxed()
+    run.map(move |mut owed| {
+        timer.finish(&owed.reply);
+        owed.size = size_hint(&owed.reply);
+        client.omem.fetch_add(owed.size, Ordering::Relaxed);
+        Answer::One(owed)
+    })
+    .boxed()
 }
 
 fn run(
     args: Vec<bytes::Bytes>,
+    mut parsed: Result<Command, Reply>,
     session: &mut Session,
     node: &Arc<Node>,
     client: &Arc<ClientState>,
 ) -> BoxFuture<'static, Owed> {
-    node.commands_processed.fetch_add(1, Ordering::Relaxed);
-    let mut parsed = cmd::parse(&args);
     // Inside MULTI, commands are queued, not run (MULTI is only reachable once authenticated).
     // Queueing takes no admission ticket: nothing runs until EXEC, which takes one.
     if session.authed && session.tx.in_multi() {

@@ -22,7 +22,7 @@ use crate::keyless::MultiReader;
 use crate::reply::Reply;
 use crate::route::{redirect, route, Target};
 use crate::server::Node;
-use crate::shard::now_ms;
+use crate::shard::{now_ms, Shard, ShardError};
 
 /// Routes `cmd` and queues it for proposal now (so a connection's writes enter the log in the
 /// order it sent them); the returned future yields the applied reply.
@@ -111,18 +111,12 @@ pub async fn read(node: Arc<Node>, cmd: ReadCmd, stale_ok: bool, asking: bool) -
     match routed {
         Err(e) => e.to_reply(),
         Ok(Target::Shard { slot, shard }) => {
-            // READONLY on a replica: answer from the applied state, possibly stale.
-            let stale = (stale_ok && !shard.is_leader()) || unsafe_reads;
-            if !stale {
+            if !is_stale(&shard, stale_ok, unsafe_reads) {
                 if let Err(e) = shard.linearize().await {
                     return redirect(&topo, Some(slot), e).to_reply();
                 }
             }
-            if cmd.needs_view() {
-                reply_of(shard.reader.with_view(|view| cmd.execute(view, &ctx)))
-            } else {
-                reply_of(cmd.execute(&shard.reader, &ctx))
-            }
+            execute_on(&shard, &cmd, &ctx)
         }
         Ok(Target::Keyless) => {
             let Some(map) = topo.map.clone() else {
@@ -152,6 +146,117 @@ pub async fn read(node: Arc<Node>, cmd: ReadCmd, stale_ok: bool, asking: bool) -
                 .collect();
             reply_of(cmd.execute(&MultiReader::new(&map, &readers), &ctx))
         }
+    }
+}
+
+/// Reads sent one after another on a connection, checked together and then run one at a time,
+/// in order, by [`CheckedReads::next`] (see [`read`] for one read alone). Every read routed to a
+/// hosted shard shares one leadership check of that shard, started after all of them arrived,
+/// so each still sees every write acknowledged before it was sent. Misrouted reads get their
+/// redirect; key-less ones are answered here, as alone.
+pub async fn check_reads(node: Arc<Node>, cmds: Vec<ReadCmd>, stale_ok: bool) -> CheckedReads {
+    let topo = node.topology();
+    let unsafe_reads = node.config.unsafe_stale_reads;
+    let mode = Mode {
+        readonly: stale_ok || unsafe_reads,
+        asking: false,
+    };
+    let mut steps = Vec::with_capacity(cmds.len());
+    let mut checked: Vec<(u64, Result<(), ShardError>)> = Vec::new();
+    let mut checks = Vec::new();
+    for cmd in cmds {
+        let step = match route(&topo, &cmd.keys(), mode) {
+            Err(e) => Step::Answered(e.to_reply()),
+            Ok(Target::Keyless) => Step::Answered(read(node.clone(), cmd, stale_ok, false).await),
+            Ok(Target::Shard { slot, shard }) => {
+                // Each shard is checked once, unless it is read stale.
+                if !is_stale(&shard, stale_ok, unsafe_reads)
+                    && !checked.iter().any(|c| c.0 == shard.id)
+                {
+                    checked.push((shard.id, Ok(())));
+                    let shard = shard.clone();
+                    checks.push(async move { shard.linearize().await });
+                }
+                Step::Run { cmd, slot, shard }
+            }
+        };
+        steps.push(step);
+    }
+    for (c, outcome) in checked.iter_mut().zip(join_all(checks).await) {
+        c.1 = outcome;
+    }
+    CheckedReads {
+        topo,
+        steps: steps.into_iter(),
+        checked,
+    }
+}
+
+/// Reads whose leadership checks are done (see [`check_reads`]), to run in order.
+pub struct CheckedReads {
+    topo: Arc<crate::control::topology::Topology>,
+    steps: std::vec::IntoIter<Step>,
+    /// Each checked shard, and how its check ended.
+    checked: Vec<(u64, Result<(), ShardError>)>,
+}
+
+enum Step {
+    Answered(Reply),
+    Run {
+        cmd: ReadCmd,
+        slot: u16,
+        shard: Arc<Shard>,
+    },
+}
+
+impl CheckedReads {
+    /// Reads left to run.
+    pub fn len(&self) -> usize {
+        self.steps.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.steps.len() == 0
+    }
+}
+
+/// Each step runs the next read on its shard's applied state and yields its reply (its
+/// redirect, if its shard's check failed).
+impl Iterator for CheckedReads {
+    type Item = Reply;
+
+    fn next(&mut self) -> Option<Reply> {
+        Some(match self.steps.next()? {
+            Step::Answered(reply) => reply,
+            Step::Run { cmd, slot, shard } => {
+                match self.checked.iter().find(|c| c.0 == shard.id).map(|c| &c.1) {
+                    Some(Err(e)) => redirect(&self.topo, Some(slot), e.clone()).to_reply(),
+                    // Checked, or a stale read that needs no check.
+                    _ => {
+                        let ctx = ReadCtx {
+                            now_ms: now_ms(),
+                            random: rand::random(),
+                        };
+                        execute_on(&shard, &cmd, &ctx)
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// Whether a read of `shard` is answered from its applied state without a leadership check:
+/// READONLY on a replica (possibly stale), or the suite-only unsafe mode.
+fn is_stale(shard: &Shard, stale_ok: bool, unsafe_reads: bool) -> bool {
+    (stale_ok && !shard.is_leader()) || unsafe_reads
+}
+
+/// Runs `cmd` on the shard's applied state (after its check, where one is due).
+fn execute_on(shard: &Shard, cmd: &ReadCmd, ctx: &ReadCtx) -> Reply {
+    if cmd.needs_view() {
+        reply_of(shard.reader.with_view(|view| cmd.execute(view, ctx)))
+    } else {
+        reply_of(cmd.execute(&shard.reader, ctx))
     }
 }
 

@@ -48,6 +48,7 @@ pub mod metrics;
 pub mod multi;
 pub mod proposer;
 pub mod raft;
+mod read_group;
 pub mod reply;
 pub mod route;
 mod sequencer;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use tanli_tests::client::{self, cluster_node_id, get_each, get_many, moved_to, query, query_err};
 use tanli_tests::cluster::{ELECTION_TIMEOUT, SETTLE_TIMEOUT};
+use tanli_tests::raw::{self, RawConn, Reply};
 use tanli_tests::slot::key_slot;
 use tanli_tests::{wait_until, Cluster, Node, Writer};
 
@@ -422,4 +423,79 @@ fn entries_and_writes(node: &Node) -> (u64, u64) {
         node.info_number("stats", "raft_entries_proposed"),
         node.info_number("stats", "raft_writes_proposed"),
     )
+}
+
+/// A pipeline's consecutive reads are answered as one group (`read_group.rs`: one leadership
+/// check per shard); the promise is that each is still answered as if it came alone, in the
+/// order sent. One raw pipeline to node 1, sent in one write, reads a key of every shard three
+/// times: as a plain connection (its own shards' values, `MOVED` for the others), after
+/// `READONLY` (every value, served by its replicas), and after `READWRITE` (as the first time).
+/// A write in the middle is seen by the read right behind it.
+#[test]
+fn pipelined_reads_answer_each_as_alone_in_order() {
+    let cluster = Cluster::start(3);
+    let keys = cluster.key_per_shard("piped");
+    let mut cc = cluster.cluster_conn();
+    for (i, key) in keys.iter().enumerate() {
+        redis::cmd("SET")
+            .arg(key)
+            .arg(format!("v{i}"))
+            .query::<()>(&mut cc)
+            .expect("SET through a cluster connection");
+    }
+    let id = 1;
+    cluster.wait_caught_up(id);
+    let own = keys
+        .iter()
+        .position(|k| cluster.leader_of(k) == id)
+        .expect("node 1 leads some shard");
+    let leader_only = |values: &[String]| -> Vec<Reply> {
+        keys.iter()
+            .zip(values)
+            .map(|(key, value)| match cluster.leader_of(key) {
+                leader if leader == id => Reply::Bulk(Some(value.clone().into_bytes())),
+                leader => Reply::Error(format!(
+                    "MOVED {} {}",
+                    key_slot(key.as_bytes()),
+                    cluster.node(leader).addr()
+                )),
+            })
+            .collect()
+    };
+    let mut values: Vec<String> = (0..keys.len()).map(|i| format!("v{i}")).collect();
+    let mut sent: Vec<Vec<String>> = Vec::new();
+    let mut want = Vec::new();
+    let gets = |sent: &mut Vec<Vec<String>>| {
+        sent.extend(keys.iter().map(|k| vec!["GET".to_string(), k.clone()]));
+    };
+    gets(&mut sent);
+    want.extend(leader_only(&values));
+    sent.push(vec!["SET".into(), keys[own].clone(), "rewritten".into()]);
+    want.push(Reply::Simple("OK".into()));
+    values[own] = "rewritten".into();
+    sent.push(vec!["GET".into(), keys[own].clone()]);
+    want.push(Reply::Bulk(Some(b"rewritten".to_vec())));
+    sent.push(vec!["READONLY".into()]);
+    want.push(Reply::Simple("OK".into()));
+    gets(&mut sent);
+    want.extend(
+        values
+            .iter()
+            .map(|v| Reply::Bulk(Some(v.clone().into_bytes()))),
+    );
+    sent.push(vec!["READWRITE".into()]);
+    want.push(Reply::Simple("OK".into()));
+    gets(&mut sent);
+    want.extend(leader_only(&values));
+
+    let mut bytes = Vec::new();
+    for args in &sent {
+        let args: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        bytes.extend(raw::encode(&args));
+    }
+    let mut conn = RawConn::connect(cluster.node(id).addr());
+    conn.send(&bytes);
+    for (i, (args, want)) in sent.iter().zip(&want).enumerate() {
+        assert_eq!(&conn.read_reply(), want, "reply {i}, to {args:?}");
+    }
 }
