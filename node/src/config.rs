@@ -61,6 +61,11 @@ pub struct Args {
     /// This node's placement weight (1..=16): its share of replicas. Default 1.
     #[arg(long, env = "TANLI_WEIGHT")]
     pub weight: Option<u32>,
+    /// Threads that serve clients and run Raft (at most 1024). Default (or 0): one per CPU
+    /// available to the process, which honours a container's CPU quota. Nodes that share a host
+    /// should share its CPUs out: more threads than cores only add switches between them.
+    #[arg(long, env = "TANLI_WORKER_THREADS")]
+    pub worker_threads: Option<usize>,
     /// UNSAFE, for the fault-injection suite only: answer every read from this replica's applied
     /// state with no leadership check, breaking linearizability, so the suite can show that it
     /// catches a broken server. Never set it on a real deployment.
@@ -221,6 +226,8 @@ pub struct Config {
     pub initial_shards: u16,
     pub replication_factor: usize,
     pub weight: u32,
+    /// Runtime worker threads; `None`: one per available CPU.
+    pub worker_threads: Option<usize>,
     /// See [`Args::unsafe_stale_reads`]: reads skip the leader check (test-only, unsafe).
     pub unsafe_stale_reads: bool,
     pub bulk_bytes_max: usize,
@@ -323,6 +330,7 @@ impl Config {
             initial_shards: pick!(initial_shards, 8),
             replication_factor: pick!(replication_factor, 3),
             weight: pick!(weight, 1),
+            worker_threads: a.worker_threads.or(f.worker_threads).filter(|&n| n > 0),
             unsafe_stale_reads: a.unsafe_stale_reads || f.unsafe_stale_reads,
             bulk_bytes_max: limit!(bulk_bytes_max, 512 << 20),
             array_len_max: limit!(array_len_max, 1 << 20),
@@ -387,6 +395,10 @@ impl Config {
         anyhow::ensure!(
             (1..=tanli_router::SLOT_COUNT).contains(&self.initial_shards),
             "initial-shards must be between 1 and 16384"
+        );
+        anyhow::ensure!(
+            self.worker_threads.is_none_or(|n| n <= 1024),
+            "worker-threads must be at most 1024"
         );
         anyhow::ensure!(
             (1..=7).contains(&self.replication_factor),
@@ -514,6 +526,25 @@ mod tests {
             (1 << 20, 0, 8)
         );
         assert!(Config::resolve(args(&["--proposal-batch-max", "0"])).is_err());
+    }
+
+    #[test]
+    fn worker_threads_default_to_the_cpus_and_come_from_a_flag_or_the_file() {
+        assert_eq!(
+            Config::resolve(args(&[])).expect("config").worker_threads,
+            None
+        );
+        let c = Config::resolve(args(&["--worker-threads", "1"])).expect("config");
+        assert_eq!(c.worker_threads, Some(1));
+        let c = Config::resolve(args(&["--worker-threads", "0"])).expect("config");
+        assert_eq!(c.worker_threads, None, "0 means the default");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("w.toml");
+        std::fs::write(&path, "worker-threads = 3\n").expect("write");
+        let file = path.to_str().expect("utf8");
+        let c = Config::resolve(args(&["--config", file])).expect("config");
+        assert_eq!(c.worker_threads, Some(3));
+        assert!(Config::resolve(args(&["--worker-threads", "1025"])).is_err());
     }
 
     #[test]

@@ -143,6 +143,11 @@ pub async fn serve(
     let mut paused_until: Option<Instant> = None;
     let mut reading = true;
     let mut protocol_error = None;
+    // Made once: a cancellation wait made afresh on every turn of the loop would lock the
+    // token's tree and register a waiter each time.
+    let cancelled = shutdown.cancelled();
+    let killed = client.kill.cancelled();
+    tokio::pin!(cancelled, killed);
     loop {
         if !reading && owed.is_empty() {
             break;
@@ -162,10 +167,10 @@ pub async fn serve(
             }
         };
         tokio::select! {
-            _ = shutdown.cancelled() => break,
+            _ = &mut cancelled => break,
             // Shed by admission control: close without another word (a stray error could be
             // taken for the reply to a request still owed).
-            _ = client.kill.cancelled() => return,
+            _ = &mut killed => return,
             _ = pause, if paused_until.is_some() => paused_until = None,
             _ = idle, if owed.is_empty() => {
                 node.admission.shed(&client, ShedReason::IdleTimeout, &node.metrics);
