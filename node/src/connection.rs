@@ -513,23 +513,28 @@ fn run(
         }
         Command::Write(w) => {
             let (wait, submitted, done) = session.order.write();
-            // Usually nothing is pending: propose now, in arrival order.
+            // Usually nothing is pending: propose now, in arrival order, and say so at once, so
+            // the writes pipelined behind it are proposed now too (and queue up together, to
+            // share an entry) rather than each when the one before it is first polled.
             let pending = if wait.is_done() {
-                Ok(exec::submit_write(node, w, asking))
+                let applied = exec::submit_write(node, w, asking);
+                submitted.finish();
+                Ok(applied)
             } else {
-                Err(w)
+                Err((w, submitted))
             };
             let node = node.clone();
             async move {
                 let _ticket = ticket;
                 let applied = match pending {
                     Ok(applied) => applied,
-                    Err(w) => {
+                    Err((w, submitted)) => {
                         wait.wait().await;
-                        exec::submit_write(&node, w, asking)
+                        let applied = exec::submit_write(&node, w, asking);
+                        submitted.finish();
+                        applied
                     }
                 };
-                submitted.finish();
                 let reply = applied.await;
                 done.finish();
                 Owed {

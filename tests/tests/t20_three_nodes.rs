@@ -352,7 +352,8 @@ fn keyless_reads_are_not_silently_empty() {
 /// promise is that this changes nothing a client can see. Eight clients each pipeline 250 INCRs
 /// of one counter: every reply is a distinct value (each INCR applied exactly once), each
 /// client's replies rise in the order it sent them, the counter ends at 2,000 on every replica,
-/// and the leader's INFO shows fewer entries than writes (the batching did happen).
+/// and the leader's INFO shows at least four writes to an entry on average (the batching did
+/// happen).
 #[test]
 fn pipelined_writes_share_entries_and_each_applies_once_in_order() {
     const CLIENTS: usize = 8;
@@ -400,9 +401,13 @@ fn pipelined_writes_share_entries_and_each_applies_once_in_order() {
     let after = entries_and_writes(cluster.node(leader));
     let (entries, writes) = (after.0 - before.0, after.1 - before.1);
     assert!(writes >= total as u64, "writes proposed: {writes}");
+    // A pipeline's writes are queued together, so an entry carries many of them; one that is
+    // proposed only when the write before it was (two per entry, the bug this caught once)
+    // leaves most entries with a write or two.
+    println!("{writes} pipelined writes took {entries} entries");
     assert!(
-        entries < writes,
-        "{writes} pipelined writes should have shared entries, took {entries}"
+        entries * 4 <= writes,
+        "{writes} pipelined writes should have shared entries, at least 4 to an entry; took {entries}"
     );
 
     for id in cluster.running_ids() {
