@@ -1,7 +1,8 @@
 //! One client connection: read requests, run them, write replies in order.
 //!
 //! Pipelined commands run concurrently (up to `pipeline_depth_max` per connection) and their
-//! replies are written in request order. Connection-level commands (AUTH, HELLO, SELECT, CLIENT,
+//! replies are written in request order. Each turn takes every request already received, and
+//! consecutive reads among them run as one group (`read_group.rs`). Connection-level commands (AUTH, HELLO, SELECT, CLIENT,
 //! READONLY, ...) change the [`Session`] at the moment they are read, so a pipeline sees them in
 //! order. A protocol error is answered after the replies already owed, then the connection closes.
 //! While MULTI is open, commands are queued in the session's [`Tx`] instead of run; EXEC
