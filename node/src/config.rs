@@ -66,6 +66,12 @@ pub struct Args {
     /// should share its CPUs out: more threads than cores only add switches between them.
     #[arg(long, env = "TANLI_WORKER_THREADS")]
     pub worker_threads: Option<usize>,
+    /// How a shard leader confirms a linearizable read: `read-index` (default: a heartbeat round
+    /// to a quorum of its replicas, shared by the reads that arrived before it) or `lease` (no
+    /// round while a quorum acknowledged the leader within the last half election-timeout-min;
+    /// safe unless a node's monotonic clock runs at twice another's rate or more: see README).
+    #[arg(long, env = "TANLI_READ_POLICY", value_enum)]
+    pub read_policy: Option<ReadPolicy>,
     /// UNSAFE, for the fault-injection suite only: answer every read from this replica's applied
     /// state with no leadership check, breaking linearizability, so the suite can show that it
     /// catches a broken server. Never set it on a real deployment.
@@ -80,6 +86,27 @@ pub struct Args {
     #[command(flatten)]
     #[serde(default)]
     pub admission: AdmissionArgs,
+}
+
+/// How a shard leader confirms that it still leads before a linearizable read (`--read-policy`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ReadPolicy {
+    /// ReadIndex: a heartbeat round acknowledged by a quorum, started after the read arrived.
+    #[default]
+    ReadIndex,
+    /// A leader lease: a quorum acknowledgement younger than half of election-timeout-min
+    /// stands for the round.
+    Lease,
+}
+
+impl ReadPolicy {
+    pub fn name(self) -> &'static str {
+        match self {
+            ReadPolicy::ReadIndex => "read-index",
+            ReadPolicy::Lease => "lease",
+        }
+    }
 }
 
 /// Every bound, overridable. Field names end with their unit.
@@ -228,6 +255,8 @@ pub struct Config {
     pub weight: u32,
     /// Runtime worker threads; `None`: one per available CPU.
     pub worker_threads: Option<usize>,
+    /// See [`Args::read_policy`].
+    pub read_policy: ReadPolicy,
     /// See [`Args::unsafe_stale_reads`]: reads skip the leader check (test-only, unsafe).
     pub unsafe_stale_reads: bool,
     pub bulk_bytes_max: usize,
@@ -331,6 +360,7 @@ impl Config {
             replication_factor: pick!(replication_factor, 3),
             weight: pick!(weight, 1),
             worker_threads: a.worker_threads.or(f.worker_threads).filter(|&n| n > 0),
+            read_policy: a.read_policy.or(f.read_policy).unwrap_or_default(),
             unsafe_stale_reads: a.unsafe_stale_reads || f.unsafe_stale_reads,
             bulk_bytes_max: limit!(bulk_bytes_max, 512 << 20),
             array_len_max: limit!(array_len_max, 1 << 20),
@@ -545,6 +575,22 @@ mod tests {
         let c = Config::resolve(args(&["--config", file])).expect("config");
         assert_eq!(c.worker_threads, Some(3));
         assert!(Config::resolve(args(&["--worker-threads", "1025"])).is_err());
+    }
+
+    #[test]
+    fn read_policy_defaults_to_read_index_and_comes_from_a_flag_or_the_file() {
+        let c = Config::resolve(args(&[])).expect("config");
+        assert_eq!(c.read_policy, ReadPolicy::ReadIndex);
+        let c = Config::resolve(args(&["--read-policy", "lease"])).expect("config");
+        assert_eq!(c.read_policy, ReadPolicy::Lease);
+        assert!(Args::try_parse_from(["tanli-server", "--read-policy", "quorum"]).is_err());
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("t.toml");
+        std::fs::write(&path, "read-policy = \"lease\"\n").expect("write");
+        let c = Config::resolve(args(&["--config", path.to_str().expect("utf8")])).expect("config");
+        assert_eq!(c.read_policy, ReadPolicy::Lease);
+        std::fs::write(&path, "read-policy = \"stale\"\n").expect("write");
+        assert!(Config::resolve(args(&["--config", path.to_str().expect("utf8")])).is_err());
     }
 
     #[test]

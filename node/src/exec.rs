@@ -93,73 +93,69 @@ fn keyless_write(
     .boxed()
 }
 
+/// One read alone: a group of one (see [`check_reads`]).
 pub async fn read(node: Arc<Node>, cmd: ReadCmd, stale_ok: bool, asking: bool) -> Reply {
+    let mut checked = check_reads(node, vec![cmd], stale_ok, asking).await;
+    checked
+        .next()
+        .unwrap_or_else(|| Reply::err("internal error: a read produced no reply"))
+}
+
+/// A key-less read (DBSIZE, KEYS, SCAN, RANDOMKEY): on a `READONLY` connection every replica
+/// hosted here, as stored (stale); otherwise the shards this node leads (its primary slots),
+/// each linearized.
+async fn keyless_read(
+    topo: &Arc<crate::control::topology::Topology>,
+    cmd: &ReadCmd,
+    stale_ok: bool,
+) -> Reply {
+    let Some(map) = topo.map.clone() else {
+        return ClusterError::ClusterDown("no cluster map yet".into()).to_reply();
+    };
+    let shards = if stale_ok {
+        topo.shards.values().cloned().collect()
+    } else {
+        let led = topo.led_shards();
+        if led.is_empty() && !topo.shards.is_empty() {
+            return Reply::err(
+                "this node leads no shard: key-less reads cover a node's primary slots; send READONLY to read its replicas",
+            );
+        }
+        for r in join_all(led.iter().map(|s| s.linearize())).await {
+            if let Err(e) = r {
+                return redirect(topo, None, e).to_reply();
+            }
+        }
+        led
+    };
+    let readers: Vec<_> = shards
+        .iter()
+        .map(|s| (ShardId(s.id), s.reader.clone()))
+        .collect();
     let ctx = ReadCtx {
         now_ms: now_ms(),
         random: rand::random(),
     };
+    reply_of(cmd.execute(&MultiReader::new(&map, &readers), &ctx))
+}
+
+/// Reads sent one after another on a connection, checked together and then run one at a time,
+/// in order, by [`CheckedReads::next`]. Every read routed to a hosted shard shares one leadership
+/// check of that shard, started after all of them arrived, so each still sees every write
+/// acknowledged before it was sent. Misrouted reads get their redirect; key-less ones are
+/// answered here, each with its own checks. `asking`: the reads follow ASKING (a group of one).
+pub async fn check_reads(
+    node: Arc<Node>,
+    cmds: Vec<ReadCmd>,
+    stale_ok: bool,
+    asking: bool,
+) -> CheckedReads {
     let topo = node.topology();
-    let keys = cmd.keys();
     // The suite-only unsafe mode reads like READONLY everywhere, leaders included.
     let unsafe_reads = node.config.unsafe_stale_reads;
     let mode = Mode {
         readonly: stale_ok || unsafe_reads,
         asking,
-    };
-    let routed = route(&topo, &keys, mode);
-    drop(keys);
-    match routed {
-        Err(e) => e.to_reply(),
-        Ok(Target::Shard { slot, shard }) => {
-            if !is_stale(&shard, stale_ok, unsafe_reads) {
-                if let Err(e) = shard.linearize().await {
-                    return redirect(&topo, Some(slot), e).to_reply();
-                }
-            }
-            execute_on(&shard, &cmd, &ctx)
-        }
-        Ok(Target::Keyless) => {
-            let Some(map) = topo.map.clone() else {
-                return ClusterError::ClusterDown("no cluster map yet".into()).to_reply();
-            };
-            // READONLY: every replica hosted here, as stored (stale). Otherwise the shards this
-            // node leads (its primary slots), each linearized.
-            let shards = if stale_ok {
-                topo.shards.values().cloned().collect()
-            } else {
-                let led = topo.led_shards();
-                if led.is_empty() && !topo.shards.is_empty() {
-                    return Reply::err(
-                        "this node leads no shard: key-less reads cover a node's primary slots; send READONLY to read its replicas",
-                    );
-                }
-                for r in join_all(led.iter().map(|s| s.linearize())).await {
-                    if let Err(e) = r {
-                        return redirect(&topo, None, e).to_reply();
-                    }
-                }
-                led
-            };
-            let readers: Vec<_> = shards
-                .iter()
-                .map(|s| (ShardId(s.id), s.reader.clone()))
-                .collect();
-            reply_of(cmd.execute(&MultiReader::new(&map, &readers), &ctx))
-        }
-    }
-}
-
-/// Reads sent one after another on a connection, checked together and then run one at a time,
-/// in order, by [`CheckedReads::next`] (see [`read`] for one read alone). Every read routed to a
-/// hosted shard shares one leadership check of that shard, started after all of them arrived,
-/// so each still sees every write acknowledged before it was sent. Misrouted reads get their
-/// redirect; key-less ones are answered here, as alone.
-pub async fn check_reads(node: Arc<Node>, cmds: Vec<ReadCmd>, stale_ok: bool) -> CheckedReads {
-    let topo = node.topology();
-    let unsafe_reads = node.config.unsafe_stale_reads;
-    let mode = Mode {
-        readonly: stale_ok || unsafe_reads,
-        asking: false,
     };
     let mut steps = Vec::with_capacity(cmds.len());
     let mut checked: Vec<(u64, Result<(), ShardError>)> = Vec::new();
@@ -167,11 +163,11 @@ pub async fn check_reads(node: Arc<Node>, cmds: Vec<ReadCmd>, stale_ok: bool) ->
     for cmd in cmds {
         let step = match route(&topo, &cmd.keys(), mode) {
             Err(e) => Step::Answered(e.to_reply()),
-            Ok(Target::Keyless) => Step::Answered(read(node.clone(), cmd, stale_ok, false).await),
+            Ok(Target::Keyless) => Step::Answered(keyless_read(&topo, &cmd, stale_ok).await),
             Ok(Target::Shard { slot, shard }) => {
                 // Each shard is checked once, unless it is read stale.
-                if !is_stale(&shard, stale_ok, unsafe_reads)
-                    && !checked.iter().any(|c| c.0 == shard.id)
+                if !checked.iter().any(|c| c.0 == shard.id)
+                    && !is_stale(&shard, stale_ok, unsafe_reads)
                 {
                     checked.push((shard.id, Ok(())));
                     let shard = shard.clone();

@@ -82,7 +82,9 @@ fn server(node: &Node, out: &mut String) -> std::fmt::Result {
     writeln!(out, "cluster_port:{}\r", node.cluster_addr.port())?;
     writeln!(out, "uptime_in_seconds:{up}\r")?;
     writeln!(out, "uptime_in_days:{}\r", up / 86_400)?;
-    writeln!(out, "data_dir:{}\r", node.config.data_dir.display())
+    writeln!(out, "data_dir:{}\r", node.config.data_dir.display())?;
+    // How this node's shard leaders confirm a linearizable read (READONLY reads are stale).
+    writeln!(out, "read_policy:{}\r", node.config.read_policy.name())
 }
 
 fn clients(node: &Node, out: &mut String) -> std::fmt::Result {

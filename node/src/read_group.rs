@@ -59,7 +59,7 @@ impl ReadGroup {
         let node = node.clone();
         async move {
             writes_before.wait().await;
-            let reads = exec::check_reads(node, cmds, readonly).await;
+            let reads = exec::check_reads(node, cmds, readonly, false).await;
             GroupReplies {
                 reads,
                 held,

@@ -314,6 +314,7 @@ async fn serve_node(
             cluster_id: identity.cluster_id.clone(),
             frame_bytes_max: cfg.rpc_frame_bytes_max,
             inflight_max: cfg.rpc_inflight_max,
+            votes_held_until: crate::raft::service::hold_votes_until(&cfg),
         },
         shutdown.clone(),
     ));

@@ -4,8 +4,10 @@
 //! Writes: the command is encoded, stamped with the leader's clock (never going backwards on this
 //! node) and queued for the shard's proposer (`proposer.rs`, which may carry several queued
 //! writes in one entry); the reply comes from the state machine after commit and apply.
-//! Reads: linearizable by ReadIndex (openraft's `ensure_linearizable`), batched: concurrent reads
-//! share one leadership check that started after they arrived, then read the applied state.
+//! Reads: linearizable, batched: concurrent reads share one leadership check (openraft's
+//! `ensure_linearizable`) that started after they arrived, then read the applied state. The
+//! check is a ReadIndex heartbeat round, or with `--read-policy lease` the leader's lease (see
+//! [`read_check`]).
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,8 +15,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use openraft::error::{LinearizableReadError, RaftError};
+use openraft::raft::linearizable_read::LinearizerOption;
 use openraft::rt::watch::WatchReceiver;
-use openraft::{ReadPolicy, ServerState};
+use openraft::ServerState;
 use tanli_storage::types::{PeerAddr, Raft, ShardId};
 use tanli_storage::{ShardRead, ShardReader};
 use tokio::sync::{mpsc, oneshot};
@@ -22,6 +25,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::cmd::WriteCmd;
+use crate::config::ReadPolicy;
 use crate::proposer::{self, Batching, ProposalStats, Queued};
 use crate::reply::Reply;
 
@@ -42,6 +46,8 @@ pub enum ShardError {
 
 pub struct ShardLimits {
     pub read_timeout: Duration,
+    /// How a leadership check is confirmed (see [`read_check`]).
+    pub read_check: LinearizerOption,
     pub write_timeout: Duration,
     pub reclaim_interval: Duration,
     pub reclaim_keys_max: usize,
@@ -56,6 +62,7 @@ impl ShardLimits {
     pub fn from_config(cfg: &crate::config::Config) -> ShardLimits {
         ShardLimits {
             read_timeout: Duration::from_millis(cfg.read_timeout_ms),
+            read_check: read_check(cfg.read_policy, cfg.election_timeout_min_ms),
             write_timeout: Duration::from_millis(cfg.write_timeout_ms),
             reclaim_interval: Duration::from_millis(cfg.expiry_reclaim_interval_ms),
             reclaim_keys_max: cfg.expiry_reclaim_keys_max,
@@ -64,6 +71,29 @@ impl ShardLimits {
             proposal_batch_bytes_max: cfg.proposal_batch_bytes_max,
             apply_lag_max: cfg.admission.apply_lag_max,
         }
+    }
+}
+
+/// The leadership check of `policy`.
+///
+/// ReadIndex: a heartbeat round, sent after the reads arrived, acknowledged by a quorum.
+///
+/// Lease: a quorum acknowledgement of a message the leader sent less than half of
+/// `election_timeout_min_ms` ago stands for the round (at the defaults, 375 ms; heartbeats go out
+/// every 150 ms, so a healthy leader never waits). A follower refuses to vote for another
+/// candidate for election-timeout-max (openraft's follower lease, 1,500 ms) after it last heard
+/// from its leader, and counts from when the message arrived, after the leader sent it. No other
+/// leader can therefore be elected while the lease is used, unless a follower's monotonic clock
+/// runs at least four times as fast as the leader's (twice, with election-timeout-max set to its
+/// lowest, just above election-timeout-min). A stale acknowledgement falls back to a round. Wall
+/// clock jumps do not matter: both sides measure with the monotonic clock.
+pub fn read_check(policy: ReadPolicy, election_timeout_min_ms: u64) -> LinearizerOption {
+    match policy {
+        ReadPolicy::ReadIndex => openraft::ReadPolicy::ReadIndex.into(),
+        ReadPolicy::Lease => LinearizerOption::new(
+            Some(Duration::from_millis(election_timeout_min_ms / 2)),
+            true,
+        ),
     }
 }
 
@@ -122,9 +152,11 @@ impl Shard {
             proposer::run(raft.clone(), prx, batching, shard.proposal_stats.clone())
                 .instrument(span.clone()),
         );
-        let read_timeout = shard.limits.read_timeout;
+        let (read_timeout, read_check) =
+            (shard.limits.read_timeout, shard.limits.read_check.clone());
         tokio::spawn(
-            batch_reads(raft, rx, read_timeout, shutdown.clone()).instrument(span.clone()),
+            batch_reads(raft, rx, read_check, read_timeout, shutdown.clone())
+                .instrument(span.clone()),
         );
         // The meta shard holds no user keys; only data shards reclaim expired ones.
         if id != 0 {
@@ -294,6 +326,7 @@ pub struct ShardStatus {
 async fn batch_reads(
     raft: Raft,
     mut rx: mpsc::Receiver<oneshot::Sender<Result<(), ShardError>>>,
+    read_check: LinearizerOption,
     timeout: Duration,
     shutdown: CancellationToken,
 ) {
@@ -306,7 +339,7 @@ async fn batch_reads(
         while let Ok(w) = rx.try_recv() {
             waiting.push(w);
         }
-        let check = tokio::time::timeout(timeout, raft.ensure_linearizable(ReadPolicy::ReadIndex));
+        let check = tokio::time::timeout(timeout, raft.ensure_linearizable(read_check.clone()));
         let outcome = match check.await {
             Err(_) => Err(ShardError::Retry(
                 "read could not be confirmed in time".into(),
@@ -362,5 +395,23 @@ async fn reclaim_expired(shard: std::sync::Weak<Shard>, shutdown: CancellationTo
             Ok(_) => tracing::debug!(shard = shard.id, keys = n, "reclaimed expired keys"),
             Err(e) => tracing::debug!(shard = shard.id, error = ?e, "expiry reclaim deferred"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_read_takes_acknowledgements_younger_than_half_the_shortest_election_timeout() {
+        let lease = read_check(ReadPolicy::Lease, 750).to_string();
+        assert!(lease.contains("max_quorum_ack_age: Some(375ms)"), "{lease}");
+        assert!(
+            lease.contains("heartbeat_if_quorum_ack_stale: true"),
+            "{lease}"
+        );
+        // ReadIndex wants a round sent after the read: no acknowledgement is young enough.
+        let index = read_check(ReadPolicy::ReadIndex, 750).to_string();
+        assert!(index.contains("max_quorum_ack_age: Some(0ns)"), "{index}");
     }
 }

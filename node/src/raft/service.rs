@@ -42,6 +42,21 @@ pub struct ServiceConfig {
     pub cluster_id: String,
     pub frame_bytes_max: usize,
     pub inflight_max: usize,
+    /// Until then, this node grants no vote (see [`hold_votes_until`]).
+    pub votes_held_until: Option<tokio::time::Instant>,
+}
+
+/// With lease reads, when a restarted node may vote again. openraft keeps a follower's lease
+/// (no vote for another candidate within election-timeout-max of hearing from the leader) in
+/// memory only, so a node that crashed and came back at once would grant votes at once, and a
+/// new leader could be elected while the old one still answers reads from its lease. Holding
+/// back its votes for election-timeout-max after it starts keeps the promise it made before the
+/// crash. Its own candidacy needs no hold: its election timer runs at least election-timeout-min,
+/// longer than the lease. A leadership transfer, which the leader asked for, is never held back.
+pub fn hold_votes_until(cfg: &crate::config::Config) -> Option<tokio::time::Instant> {
+    (cfg.read_policy == crate::config::ReadPolicy::Lease).then(|| {
+        tokio::time::Instant::now() + std::time::Duration::from_millis(cfg.election_timeout_max_ms)
+    })
 }
 
 pub async fn serve(
@@ -181,11 +196,12 @@ async fn connection(
                 .fetch_add(1, Ordering::Relaxed);
         }
         let tx = tx.clone();
+        let votes_held_until = cfg.votes_held_until;
         crate::spawn(async move {
             let body = match (raft, control) {
                 (_, Some(c)) if is_control => c.handle(shard, body).await,
                 (_, None) if is_control => Err(WireError::Refused("node is starting".into())),
-                (Some(raft), _) => handle(&raft, body).await,
+                (Some(raft), _) => handle(&raft, body, votes_held_until).await,
                 (None, _) => Err(WireError::UnknownShard(shard)),
             };
             match wire::encode(&Frame::Response { id, body }) {
@@ -201,9 +217,19 @@ async fn connection(
     let _ = writer_task.await;
 }
 
-async fn handle(raft: &Raft, req: Request) -> Result<Response, WireError> {
+async fn handle(
+    raft: &Raft,
+    req: Request,
+    votes_held_until: Option<tokio::time::Instant>,
+) -> Result<Response, WireError> {
     let raft_err = |e: &dyn std::fmt::Display| WireError::Raft(e.to_string());
+    let held = votes_held_until.is_some_and(|t| tokio::time::Instant::now() < t);
     match req {
+        Request::Vote(r) | Request::PreVote(r) if held && !r.leadership_transfer => {
+            Err(WireError::Refused(
+                "this node just started: its votes are held back (lease reads)".into(),
+            ))
+        }
         Request::Append(r) => raft
             .append_entries(r)
             .await

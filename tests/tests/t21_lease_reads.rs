@@ -1,0 +1,83 @@
+//! t21: `--read-policy lease` on a 3-node cluster. A shard leader answers linearizable reads
+//! from its lease (a quorum acknowledgement younger than half of election-timeout-min) instead
+//! of a heartbeat round per group of reads. The promise under test: reads and writes behave as
+//! with ReadIndex, and a leader that has lost its quorum stops answering reads once its lease has
+//! run out, instead of serving what may be stale.
+
+use std::time::{Duration, Instant};
+
+use tanli_tests::client::{self, query};
+use tanli_tests::cluster::ELECTION_TIMEOUT;
+use tanli_tests::Cluster;
+
+/// Longer than any lease the test cluster's timing allows (half of election-timeout-min, at most
+/// 375 ms with the server's defaults), with room for a loaded machine.
+const LEASE_OVER: Duration = Duration::from_millis(1_500);
+
+#[test]
+fn a_lease_leader_cut_off_from_its_quorum_stops_answering_reads() {
+    const KEY: &str = "lease-probe";
+    let mut cluster = Cluster::start_with(3, &["--read-policy", "lease"]);
+    for id in cluster.running_ids() {
+        let info = client::info(&mut cluster.node(id).conn(), "server").expect("INFO server");
+        assert_eq!(
+            info.get("read_policy").map(String::as_str),
+            Some("lease"),
+            "node {id}"
+        );
+    }
+    let leader = cluster.leader_of(KEY);
+    let mut c = cluster.leader_conn_for(KEY);
+    assert_eq!(query::<String>(&mut c, &["SET", KEY, "v1"]), "OK");
+    // Reads in a pipeline and alone see the write at once.
+    let (a, b): (Option<String>, Option<String>) = redis::pipe()
+        .cmd("GET")
+        .arg(KEY)
+        .cmd("GET")
+        .arg(KEY)
+        .query(&mut c)
+        .expect("pipelined GETs");
+    assert_eq!((a.as_deref(), b.as_deref()), (Some("v1"), Some("v1")));
+    assert_eq!(query::<String>(&mut c, &["SET", KEY, "v2"]), "OK");
+    assert_eq!(
+        query::<Option<String>>(&mut c, &["GET", KEY]),
+        Some("v2".into())
+    );
+
+    // The leader loses both followers: once its lease is over, a read must not be answered from
+    // its state (another leader could by then have been elected and have acknowledged writes).
+    let others: Vec<u64> = cluster
+        .running_ids()
+        .into_iter()
+        .filter(|&id| id != leader)
+        .collect();
+    for &id in &others {
+        cluster.kill9(id);
+    }
+    let killed = Instant::now();
+    // Time itself is the condition here: the lease must run out.
+    std::thread::sleep(LEASE_OVER);
+    for i in 0..5 {
+        let sent = killed.elapsed();
+        match redis::cmd("GET").arg(KEY).query::<Option<String>>(&mut c) {
+            Ok(v) => panic!(
+                "read {i}, sent {sent:?} after the leader's followers were killed, answered {v:?}"
+            ),
+            Err(e) => assert!(
+                matches!(e.code(), Some("TRYAGAIN" | "CLUSTERDOWN" | "MOVED")),
+                "read {i}: {e}"
+            ),
+        }
+    }
+
+    // With its followers back, the cluster serves the last acknowledged value again.
+    for &id in &others {
+        cluster.restart(id);
+    }
+    cluster.wait_leaders(ELECTION_TIMEOUT);
+    let mut c = cluster.leader_conn_for(KEY);
+    assert_eq!(
+        query::<Option<String>>(&mut c, &["GET", KEY]),
+        Some("v2".into())
+    );
+}
