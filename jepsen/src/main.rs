@@ -5,7 +5,12 @@
 //! cargo run --release -p tanli-jepsen -- --workload register --nemesis partition,kill --time-limit 60
 //! cargo run --release -p tanli-jepsen -- --matrix --time-limit 20
 //! cargo run --release -p tanli-jepsen -- --soak --time-limit 3600
+//! cargo run --release -p tanli-jepsen -- --workload register --nemesis kill --read-policy lease
 //! ```
+//!
+//! The matrix also runs the register workload with lease reads (`--read-policy lease`) under
+//! the faults a lease must survive: partitions, kills (a restarted node's votes), pauses and
+//! clock jumps.
 //!
 //! Exit status: 0 every run valid, 1 some run invalid, 2 the suite itself failed.
 
@@ -67,7 +72,18 @@ struct Args {
     /// Start the servers with --unsafe-stale-reads (the suite must then report INVALID).
     #[arg(long)]
     unsafe_stale_reads: bool,
+    /// The servers' --read-policy (default: theirs, read-index).
+    #[arg(long, value_parser = ["read-index", "lease"])]
+    read_policy: Option<String>,
 }
+
+/// The faults the matrix also runs the register workload under with lease reads.
+const LEASE_NEMESES: [Nemesis; 4] = [
+    Nemesis::Partition,
+    Nemesis::Kill,
+    Nemesis::Pause,
+    Nemesis::Clock,
+];
 
 const WORKLOADS: [Workload; 3] = [Workload::Register, Workload::Set, Workload::Counter];
 const NEMESES: [Nemesis; 8] = [
@@ -88,19 +104,26 @@ fn main() {
     if let Err(e) = ctrlc::set_handler(interrupt) {
         eprintln!("tanli-jepsen: no Ctrl-C handler ({e}); an interrupt will not clean up");
     }
-    let mut plan: Vec<(Workload, Vec<Nemesis>)> = Vec::new();
+    // Each run: workload, faults, the servers' read policy (None: their default).
+    let policy = args.read_policy.clone();
+    let mut plan: Vec<(Workload, Vec<Nemesis>, Option<String>)> = Vec::new();
     if args.matrix {
         for n in NEMESES {
             for w in WORKLOADS {
-                plan.push((w, vec![n]));
+                plan.push((w, vec![n], policy.clone()));
+            }
+        }
+        if policy.is_none() {
+            for n in LEASE_NEMESES {
+                plan.push((Workload::Register, vec![n], Some("lease".to_owned())));
             }
         }
     } else if args.soak {
         for w in WORKLOADS {
-            plan.push((w, NEMESES.to_vec()));
+            plan.push((w, NEMESES.to_vec(), policy.clone()));
         }
     } else {
-        plan.push((args.workload, args.nemesis.clone()));
+        plan.push((args.workload, args.nemesis.clone(), policy));
     }
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -110,20 +133,31 @@ fn main() {
     let mut invalid = 0;
     let mut errors = 0;
     loop {
-        for (workload, nemeses) in &plan {
+        for (workload, nemeses, read_policy) in &plan {
             if interrupted() {
                 break;
             }
             let names: Vec<&str> = nemeses.iter().map(|n| n.name()).collect();
             let name = format!(
-                "{stamp}-{}-{}",
+                "{stamp}-{}-{}{}",
                 format!("{workload:?}").to_lowercase(),
                 if names.is_empty() {
                     "none".to_owned()
                 } else {
                     names.join("+")
-                }
+                },
+                read_policy
+                    .as_deref()
+                    .map(|p| format!("-{p}"))
+                    .unwrap_or_default()
             );
+            let mut server_args = Vec::new();
+            if args.unsafe_stale_reads {
+                server_args.push("--unsafe-stale-reads".to_owned());
+            }
+            if let Some(p) = read_policy {
+                server_args.extend(["--read-policy".to_owned(), p.clone()]);
+            }
             let options = Options {
                 workload: *workload,
                 nemeses: nemeses.clone(),
@@ -137,11 +171,7 @@ fn main() {
                 op_timeout: Duration::from_millis(args.op_timeout_ms),
                 recovery_timeout: Duration::from_secs(args.recovery_timeout_s),
                 out: args.results.join(&name),
-                server_args: if args.unsafe_stale_reads {
-                    vec!["--unsafe-stale-reads".to_owned()]
-                } else {
-                    Vec::new()
-                },
+                server_args,
             };
             match run(&options) {
                 Ok(report) => {

@@ -199,8 +199,14 @@ pub fn run(options: &Options) -> anyhow::Result<Report> {
         .iter()
         .filter(|e| e.process != Process::NEMESIS && e.kind != Kind::Invoke)
         .count();
+    // Server flags that change what is checked (the read policy) are named in the summary.
+    let flags = if options.server_args.is_empty() {
+        String::new()
+    } else {
+        format!(" [{}]", options.server_args.join(" "))
+    };
     let summary = format!(
-        "{} × {}: {} ops ({} ok, {} fail, {} info), {} faults, verdict {}, lost {}, phantom {}; {}",
+        "{} × {}{flags}: {} ops ({} ok, {} fail, {} info), {} faults, verdict {}, lost {}, phantom {}; {}",
         format!("{:?}", options.workload).to_lowercase(),
         nemeses
             .iter()

@@ -2,7 +2,8 @@
 # collections), sourced by both: `source "$(dirname "$0")/lib.sh"` once they have set REQUESTS,
 # CLIENTS, KEYSPACE, VALUE_SIZE, PIPELINES, TESTS and TARGETS. It holds the fixed settings and the
 # checks of the tools, the tanli binary and VALUE_SIZE (run when sourced), and the functions that
-# start the targets (redis, redis-fsync, tanli-1, the leader of tanli-3) on free loopback ports,
+# start the targets (redis, redis-fsync, tanli-1, the leader of tanli-3, the same with lease reads)
+# on free loopback ports,
 # run redis-benchmark and record its CSV, count error replies, print the summary table and stop
 # every process started here by its PID. `run_all` runs the whole benchmark.
 #
@@ -187,7 +188,7 @@ admin_addr() { # name
     ready_field "$1" admin
 }
 
-start_tanli_3() { # sets LEADER_PORT and LEADER_NAME
+start_tanli_3() { # [extra node args...]; sets LEADER_PORT and LEADER_NAME
     # Node 1 bootstraps a cluster with one data shard (so one node leads every key, as the
     # non-cluster-mode benchmark needs); nodes 2 and 3 join it and receive replicas of every shard.
     # Every node binds port 0 and says where it listens in its ready line: a port probed free
@@ -199,6 +200,7 @@ start_tanli_3() { # sets LEADER_PORT and LEADER_NAME
     local -a resp threads=()
     local id bus1
     [[ -z ${TANLI3_WORKER_THREADS:-} ]] || threads=(--worker-threads "$TANLI3_WORKER_THREADS")
+    threads+=("$@")
     start_tanli tanli-3-n1 --port 0 --cluster-port 0 --initial-shards 1 "${threads[@]}"
     resp[1]=$(ready_port tanli-3-n1)
     bus1=$(ready_field tanli-3-n1 cluster)
@@ -303,7 +305,12 @@ run_all() {
                 start_tanli_3
                 bench tanli-3-leader "$LEADER_PORT" "$(admin_addr "$LEADER_NAME")"
                 ;;
-            *) echo "error: unknown target '$target' (redis, redis-fsync, tanli-1, tanli-3)" >&2; exit 1 ;;
+            tanli-3-lease)
+                echo "tanli, 3 nodes with lease reads (against the leader)" >&2
+                start_tanli_3 --read-policy lease
+                bench tanli-3-lease "$LEADER_PORT" "$(admin_addr "$LEADER_NAME")"
+                ;;
+            *) echo "error: unknown target '$target' (redis, redis-fsync, tanli-1, tanli-3, tanli-3-lease)" >&2; exit 1 ;;
         esac
         stop_all
     done

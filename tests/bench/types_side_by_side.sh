@@ -6,6 +6,8 @@
 #   tanli-1          one tanli-server node (Raft log fsynced before each reply)
 #   tanli-3-leader   the leader of a 3-node tanli cluster with one data shard (node 1 bootstraps,
 #                    the others --join; majority fsync before reply, ReadIndex reads)
+#   tanli-3-lease    the same cluster with --read-policy lease (reads confirmed by the leader's
+#                    lease instead of a heartbeat round)
 # each with `redis-benchmark -c $CLIENTS -n $REQUESTS -r $KEYSPACE -d $VALUE_SIZE` at every
 # pipeline depth in $PIPELINES, for redis-benchmark's built-in collection tests in $TESTS, and
 # prints per row: ops/s, p50/p99 latency (ms) and the ratio of tanli's ops/s to redis without
@@ -30,7 +32,7 @@
 #                     somewhere private first if others may rebuild it during the run)
 #   REQUESTS (50000) CLIENTS (50) KEYSPACE (100000) VALUE_SIZE (100) PIPELINES ("1 16")
 #   TESTS ("lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,lrange_100"; any of those)
-#   TARGETS ("redis redis-fsync tanli-1 tanli-3"; ratios need both redis targets)
+#   TARGETS ("redis redis-fsync tanli-1 tanli-3 tanli-3-lease"; ratios need both redis targets)
 # Everything listens on loopback on free ports and lives in one temp dir, removed on exit; every
 # process started here is stopped by its PID on exit (also on error or Ctrl-C). The machine's
 # load average is printed before and after, since numbers from a busy machine mean little.
@@ -42,7 +44,7 @@ KEYSPACE=${KEYSPACE:-100000}
 VALUE_SIZE=${VALUE_SIZE:-100}
 PIPELINES=${PIPELINES:-"1 16"}
 TESTS=${TESTS:-"lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,lrange_100"}
-TARGETS=${TARGETS:-"redis redis-fsync tanli-1 tanli-3"}
+TARGETS=${TARGETS:-"redis redis-fsync tanli-1 tanli-3 tanli-3-lease"}
 
 # Shared settings, checks and functions (starting the targets, redis-benchmark, the table).
 # shellcheck source=lib.sh
