@@ -158,6 +158,11 @@ pub struct LimitArgs {
     /// In-memory copy of recently written or read records, in front of RocksDB (0: off).
     #[arg(long, env = "TANLI_RECORD_CACHE_BYTES")]
     pub record_cache_bytes: Option<usize>,
+    /// Size of each memtable of the records column family (at least 1 MiB) before it is flushed
+    /// to a file. Every write inserts into it by a skiplist walk whose cache misses grow with its
+    /// size.
+    #[arg(long, env = "TANLI_DATA_MEMTABLE_BYTES")]
+    pub data_memtable_bytes: Option<usize>,
     /// Most queued writes one Raft entry carries (1: every write is its own entry).
     #[arg(long, env = "TANLI_PROPOSAL_BATCH_MAX")]
     pub proposal_batch_max: Option<usize>,
@@ -274,6 +279,7 @@ pub struct Config {
     pub proposal_queue_max: usize,
     pub block_cache_bytes: usize,
     pub record_cache_bytes: usize,
+    pub data_memtable_bytes: usize,
     pub proposal_batch_max: usize,
     pub proposal_batch_bytes_max: usize,
     pub snapshot_logs_since_last: u64,
@@ -377,6 +383,7 @@ impl Config {
             proposal_queue_max: limit!(proposal_queue_max, 16_384),
             block_cache_bytes: limit!(block_cache_bytes, 256 << 20),
             record_cache_bytes: limit!(record_cache_bytes, 64 << 20),
+            data_memtable_bytes: limit!(data_memtable_bytes, 8 << 20),
             proposal_batch_max: limit!(proposal_batch_max, 256),
             proposal_batch_bytes_max: limit!(proposal_batch_bytes_max, 4 << 20),
             snapshot_logs_since_last: limit!(snapshot_logs_since_last, 100_000),
@@ -425,6 +432,10 @@ impl Config {
         anyhow::ensure!(
             (1..=tanli_router::SLOT_COUNT).contains(&self.initial_shards),
             "initial-shards must be between 1 and 16384"
+        );
+        anyhow::ensure!(
+            (1 << 20..=1 << 30).contains(&self.data_memtable_bytes),
+            "data-memtable-bytes must be between 1 MiB and 1 GiB"
         );
         anyhow::ensure!(
             self.worker_threads.is_none_or(|n| n <= 1024),
@@ -533,6 +544,7 @@ mod tests {
             (c.proposal_batch_max, c.proposal_batch_bytes_max),
             (256, 4 << 20)
         );
+        assert_eq!(c.data_memtable_bytes, 8 << 20);
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("t.toml");
         std::fs::write(
@@ -556,6 +568,9 @@ mod tests {
             (1 << 20, 0, 8)
         );
         assert!(Config::resolve(args(&["--proposal-batch-max", "0"])).is_err());
+        assert!(Config::resolve(args(&["--data-memtable-bytes", "65536"])).is_err());
+        let c = Config::resolve(args(&["--data-memtable-bytes", "67108864"])).expect("config");
+        assert_eq!(c.data_memtable_bytes, 64 << 20);
     }
 
     #[test]

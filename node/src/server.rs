@@ -229,6 +229,7 @@ pub async fn run(
     let store_options = StoreOptions {
         block_cache_bytes: cfg.block_cache_bytes,
         record_cache_bytes: cfg.record_cache_bytes,
+        data_memtable_bytes: cfg.data_memtable_bytes,
         ..StoreOptions::default()
     };
     let store = Store::open(&cfg.data_dir, &store_options)?;

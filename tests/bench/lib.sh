@@ -165,10 +165,17 @@ run_benchmark() { # target port pipeline redis-benchmark-args...
     done < <(tr -d '"' <"$WORK/bench.csv")
 }
 
+accepts_writes() { # port
+    [[ $(cli "$1" SET bench:ready 1) == OK ]] && cli "$1" DEL bench:ready >/dev/null
+}
+
 # Runs every test at every pipeline depth against one target.
 bench() { # target port [admin]
     local target=$1 port=$2 admin=${3:-} pipeline before after
     RAN+=("$target")
+    # A new cluster may still be settling (its map not yet naming the leader it elected): wait
+    # until a write is accepted before checking each test's command once.
+    wait_for "$target to accept writes" accepts_writes "$port"
     check_commands "$target" "$port"
     before=$(error_replies "$port" "$admin")
     for pipeline in $PIPELINES; do
