@@ -69,7 +69,8 @@ pub struct Args {
     /// How a shard leader confirms a linearizable read: `read-index` (default: a heartbeat round
     /// to a quorum of its replicas, shared by the reads that arrived before it) or `lease` (no
     /// round while a quorum acknowledged the leader within the last half election-timeout-min;
-    /// safe unless a node's monotonic clock runs at twice another's rate or more: see README).
+    /// safe unless a node's monotonic clock runs four times as fast as another's, or twice with
+    /// the two election timeouts almost equal: see README). Set the same policy on every node.
     #[arg(long, env = "TANLI_READ_POLICY", value_enum)]
     pub read_policy: Option<ReadPolicy>,
     /// UNSAFE, for the fault-injection suite only: answer every read from this replica's applied

@@ -204,15 +204,15 @@ start_tanli_3() { # [extra node args...]; sets LEADER_PORT and LEADER_NAME
     # them: the three nodes share this host's cores. On the 2-core machine one thread each made
     # GET -P 1 faster and GET -P 16 slower (the leader alone serves reads and is then held to
     # one core), so the default stays.
-    local -a resp threads=()
+    local -a resp node_args=()
     local id bus1
-    [[ -z ${TANLI3_WORKER_THREADS:-} ]] || threads=(--worker-threads "$TANLI3_WORKER_THREADS")
-    threads+=("$@")
-    start_tanli tanli-3-n1 --port 0 --cluster-port 0 --initial-shards 1 "${threads[@]}"
+    [[ -z ${TANLI3_WORKER_THREADS:-} ]] || node_args=(--worker-threads "$TANLI3_WORKER_THREADS")
+    node_args+=("$@")
+    start_tanli tanli-3-n1 --port 0 --cluster-port 0 --initial-shards 1 "${node_args[@]}"
     resp[1]=$(ready_port tanli-3-n1)
     bus1=$(ready_field tanli-3-n1 cluster)
     for id in 2 3; do
-        start_tanli "tanli-3-n$id" --port 0 --cluster-port 0 --join "$bus1" "${threads[@]}"
+        start_tanli "tanli-3-n$id" --port 0 --cluster-port 0 --join "$bus1" "${node_args[@]}"
     done
     for id in 2 3; do
         resp[id]=$(ready_port "tanli-3-n$id")
