@@ -6,9 +6,9 @@
 
 use std::time::{Duration, Instant};
 
-use tanli_tests::client::{self, query};
+use tanli_tests::client;
 use tanli_tests::cluster::ELECTION_TIMEOUT;
-use tanli_tests::Cluster;
+use tanli_tests::{wait_until, Cluster};
 
 /// Longer than any lease the test cluster's timing allows (half of election-timeout-min, at most
 /// 375 ms with the server's defaults), with room for a loaded machine.
@@ -16,7 +16,6 @@ const LEASE_OVER: Duration = Duration::from_millis(1_500);
 
 #[test]
 fn a_lease_leader_cut_off_from_its_quorum_stops_answering_reads() {
-    const KEY: &str = "lease-probe";
     let mut cluster = Cluster::start_with(3, &["--read-policy", "lease"]);
     for id in cluster.running_ids() {
         let info = client::info(&mut cluster.node(id).conn(), "server").expect("INFO server");
@@ -26,23 +25,12 @@ fn a_lease_leader_cut_off_from_its_quorum_stops_answering_reads() {
             "node {id}"
         );
     }
-    let leader = cluster.leader_of(KEY);
-    let mut c = cluster.leader_conn_for(KEY);
-    assert_eq!(query::<String>(&mut c, &["SET", KEY, "v1"]), "OK");
-    // Reads in a pipeline and alone see the write at once.
-    let (a, b): (Option<String>, Option<String>) = redis::pipe()
-        .cmd("GET")
-        .arg(KEY)
-        .cmd("GET")
-        .arg(KEY)
-        .query(&mut c)
-        .expect("pipelined GETs");
-    assert_eq!((a.as_deref(), b.as_deref()), (Some("v1"), Some("v1")));
-    assert_eq!(query::<String>(&mut c, &["SET", KEY, "v2"]), "OK");
-    assert_eq!(
-        query::<Option<String>>(&mut c, &["GET", KEY]),
-        Some("v2".into())
-    );
+    // Leaders may still move (the cluster balances them), so a redirect or a retry is waited
+    // out; a wrong value never is.
+    set(&cluster, "v1");
+    read_back(&cluster, "v1");
+    set(&cluster, "v2");
+    let (leader, mut c) = read_back(&cluster, "v2");
 
     // The leader loses both followers: once its lease is over, a read must not be answered from
     // its state (another leader could by then have been elected and have acknowledged writes).
@@ -75,9 +63,41 @@ fn a_lease_leader_cut_off_from_its_quorum_stops_answering_reads() {
         cluster.restart(id);
     }
     cluster.wait_leaders(ELECTION_TIMEOUT);
-    let mut c = cluster.leader_conn_for(KEY);
-    assert_eq!(
-        query::<Option<String>>(&mut c, &["GET", KEY]),
-        Some("v2".into())
-    );
+    read_back(&cluster, "v2");
+}
+
+const KEY: &str = "lease-probe";
+
+fn set(cluster: &Cluster, value: &str) {
+    wait_until(ELECTION_TIMEOUT, &format!("SET {KEY} {value}"), || {
+        cluster.try_set(KEY, value)
+    });
+}
+
+/// Reads `KEY` on its leader, twice pipelined and once alone, until no read is redirected or
+/// refused; every value read must be `expected`. Returns the leader and the connection to it.
+fn read_back(cluster: &Cluster, expected: &str) -> (u64, redis::Connection) {
+    wait_until(
+        ELECTION_TIMEOUT,
+        &format!("reads of {KEY} on its leader"),
+        || {
+            let leader = cluster.leader_of(KEY);
+            let mut c = cluster.node(leader).conn();
+            let (a, b): (Option<String>, Option<String>) = redis::pipe()
+                .cmd("GET")
+                .arg(KEY)
+                .cmd("GET")
+                .arg(KEY)
+                .query(&mut c)
+                .map_err(|e| e.to_string())?;
+            let alone: Option<String> = redis::cmd("GET")
+                .arg(KEY)
+                .query(&mut c)
+                .map_err(|e| e.to_string())?;
+            for v in [a, b, alone] {
+                assert_eq!(v.as_deref(), Some(expected), "a read on node {leader}");
+            }
+            Ok::<_, String>((leader, c))
+        },
+    )
 }
