@@ -223,9 +223,12 @@ async fn handle(
     votes_held_until: Option<tokio::time::Instant>,
 ) -> Result<Response, WireError> {
     let raft_err = |e: &dyn std::fmt::Display| WireError::Raft(e.to_string());
-    let held = votes_held_until.is_some_and(|t| tokio::time::Instant::now() < t);
     match req {
-        Request::Vote(r) | Request::PreVote(r) if held && !r.leadership_transfer => {
+        // Only votes look at the clock: appends, the hot path, go straight on.
+        Request::Vote(r) | Request::PreVote(r)
+            if !r.leadership_transfer
+                && votes_held_until.is_some_and(|t| tokio::time::Instant::now() < t) =>
+        {
             Err(WireError::Refused(
                 "this node just started: its votes are held back (lease reads)".into(),
             ))
