@@ -62,12 +62,12 @@ impl RateCell {
 }
 
 impl ClientState {
-    /// Records a request for command-table index `cmd` (no lock, no allocation: every request
-    /// passes here).
-    pub fn touch(&self, cmd: usize) {
+    /// Records a request for command-table index `cmd`, read at `now` (no lock, no allocation,
+    /// no clock reading: every request passes here).
+    pub fn touch(&self, cmd: usize, now: Instant) {
         self.commands.fetch_add(1, Ordering::Relaxed);
-        self.last_active_ms
-            .store(self.created.elapsed().as_millis() as u64, Ordering::Relaxed);
+        let active_ms = now.saturating_duration_since(self.created).as_millis() as u64;
+        self.last_active_ms.store(active_ms, Ordering::Relaxed);
         self.last_cmd.store(cmd + 1, Ordering::Relaxed);
     }
 

@@ -216,7 +216,10 @@ pub async fn serve(
                 && in_flight < depth_max
                 && client.omem.load(Ordering::Relaxed) <= limits.reply_buffer_bytes_max => {
                 // Every request already received is taken now, so consecutive reads among them
-                // run as one group.
+                // run as one group. They are taken at one moment: one clock reading serves them
+                // all (idle deadline, last activity, metrics timers).
+                let now = Instant::now();
+                let mut taken = 0u64;
                 let mut req = req;
                 loop {
                     match req {
@@ -229,9 +232,10 @@ pub async fn serve(
                             reading = false;
                         }
                         Some(Ok(args)) => {
-                            idle_deadline = Instant::now().checked_add(idle_after);
                             in_flight += 1;
-                            accept(args, &mut session, &node, &client, &mut reads, &mut owed);
+                            taken += 1;
+                            let at = now.into_std();
+                            accept(args, at, &mut session, &node, &client, &mut reads, &mut owed);
                             if std::mem::take(&mut session.refused) {
                                 paused_until = Some(Instant::now() + limits.retry_hint);
                             }
@@ -250,6 +254,10 @@ pub async fn serve(
                     }
                 }
                 end_reads(&mut reads, &mut session, &node, &mut owed);
+                if taken > 0 {
+                    idle_deadline = now.checked_add(idle_after);
+                    node.commands_processed.fetch_add(taken, Ordering::Relaxed);
+                }
             }
         }
     }
@@ -328,15 +336,19 @@ fn encode_answer(
             *close = owed.close;
             None
         }
-        Answer::Reads { resp3, mut replies } => loop {
-            if out.len() >= WRITE_BATCH_BYTES {
-                break Some(Answer::Reads { resp3, replies });
+        Answer::Reads { resp3, mut replies } => {
+            // The reads encoded now are answered now: one clock reading times them all.
+            let now = std::time::Instant::now();
+            loop {
+                if out.len() >= WRITE_BATCH_BYTES {
+                    break Some(Answer::Reads { resp3, replies });
+                }
+                match replies.next_reply(now) {
+                    Some(reply) => reply.encode(resp3, out),
+                    None => break None,
+                }
             }
-            match replies.next_reply() {
-                Some(reply) => reply.encode(resp3, out),
-                None => break None,
-            }
-        },
+        }
     };
     client.omem.fetch_add(out.len() - before, Ordering::Relaxed);
     rest
@@ -346,30 +358,35 @@ fn encode_answer(
 /// starts the group gathered before it, then runs (see [`run`]).
 fn accept(
     args: Vec<bytes::Bytes>,
+    now: std::time::Instant,
     session: &mut Session,
     node: &Arc<Node>,
     client: &Arc<ClientState>,
     reads: &mut ReadGroup,
     owed: &mut FuturesOrdered<BoxFuture<'static, Answer>>,
 ) {
-    let timer = node.metrics.command(&args[0]);
-    client.touch(timer.index);
-    node.commands_processed.fetch_add(1, Ordering::Relaxed);
+    let timer = node.metrics.command(&args[0], now);
+    client.touch(timer.index, now);
     let parsed = cmd::parse(&args);
     let groups = session.authed && !session.tx.in_multi() && !session.asking;
     match parsed {
-        Ok(Command::Read(r)) if groups => match node.admission.admit(client) {
-            Ok(ticket) => reads.push(r, Some(ticket), timer),
+        Ok(Command::Read(r)) if groups => match reads.admit(node, client) {
+            Ok(()) => reads.push(r, timer),
             Err(reply) => {
                 session.refused = true;
                 end_reads(reads, session, node, owed);
-                owed.push_back(timed(ready(session.resp3, reply, false), timer, client));
+                owed.push_back(timed(
+                    ready(session.resp3, reply, false),
+                    timer,
+                    node,
+                    client,
+                ));
             }
         },
         parsed => {
             end_reads(reads, session, node, owed);
             let run = run(args, parsed, session, node, client);
-            owed.push_back(timed(run, timer, client));
+            owed.push_back(timed(run, timer, node, client));
         }
     }
 }
@@ -408,11 +425,13 @@ fn ready(resp3: bool, reply: Reply, close: bool) -> BoxFuture<'static, Owed> {
 fn timed(
     run: BoxFuture<'static, Owed>,
     timer: CommandTimer,
+    node: &Node,
     client: &Arc<ClientState>,
 ) -> BoxFuture<'static, Answer> {
     let client = client.clone();
+    let metrics = node.metrics.clone();
     run.map(move |mut owed| {
-        timer.finish(&owed.reply);
+        timer.finish(&metrics, &owed.reply, std::time::Instant::now());
         owed.size = size_hint(&owed.reply);
         client.omem.fetch_add(owed.size, Ordering::Relaxed);
         Answer::One(owed)

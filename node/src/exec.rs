@@ -158,33 +158,42 @@ pub async fn check_reads(
         asking,
     };
     let mut steps = Vec::with_capacity(cmds.len());
-    let mut checked: Vec<(u64, Result<(), ShardError>)> = Vec::new();
+    let mut shards: Vec<(Arc<Shard>, Result<(), ShardError>)> = Vec::new();
     let mut checks = Vec::new();
     for cmd in cmds {
         let step = match route(&topo, &cmd.keys(), mode) {
             Err(e) => Step::Answered(e.to_reply()),
             Ok(Target::Keyless) => Step::Answered(keyless_read(&topo, &cmd, stale_ok).await),
             Ok(Target::Shard { slot, shard }) => {
-                // Each shard is checked once, unless it is read stale.
-                if !checked.iter().any(|c| c.0 == shard.id)
-                    && !is_stale(&shard, stale_ok, unsafe_reads)
-                {
-                    checked.push((shard.id, Ok(())));
-                    let shard = shard.clone();
-                    checks.push(async move { shard.linearize().await });
+                let index = match shards.iter().position(|(s, _)| s.id == shard.id) {
+                    Some(index) => index,
+                    None => {
+                        // Each shard is checked once, unless it is read stale.
+                        if !is_stale(shard, stale_ok, unsafe_reads) {
+                            let shard = shard.clone();
+                            checks.push((shards.len(), async move { shard.linearize().await }));
+                        }
+                        shards.push((shard.clone(), Ok(())));
+                        shards.len() - 1
+                    }
+                };
+                Step::Run {
+                    cmd,
+                    slot,
+                    shard: index,
                 }
-                Step::Run { cmd, slot, shard }
             }
         };
         steps.push(step);
     }
-    for (c, outcome) in checked.iter_mut().zip(join_all(checks).await) {
-        c.1 = outcome;
+    let (indexes, checks): (Vec<usize>, Vec<_>) = checks.into_iter().unzip();
+    for (index, outcome) in indexes.into_iter().zip(join_all(checks).await) {
+        shards[index].1 = outcome;
     }
     CheckedReads {
         topo,
         steps: steps.into_iter(),
-        checked,
+        shards,
     }
 }
 
@@ -192,8 +201,9 @@ pub async fn check_reads(
 pub struct CheckedReads {
     topo: Arc<crate::control::topology::Topology>,
     steps: std::vec::IntoIter<Step>,
-    /// Each checked shard, and how its check ended.
-    checked: Vec<(u64, Result<(), ShardError>)>,
+    /// Each shard the reads run on, once, and how its check ended (`Ok` for a stale read, which
+    /// needs none). Steps name it by index: no reference per read.
+    shards: Vec<(Arc<Shard>, Result<(), ShardError>)>,
 }
 
 enum Step {
@@ -201,7 +211,8 @@ enum Step {
     Run {
         cmd: ReadCmd,
         slot: u16,
-        shard: Arc<Shard>,
+        /// Index in [`CheckedReads::shards`].
+        shard: usize,
     },
 }
 
@@ -224,19 +235,17 @@ impl Iterator for CheckedReads {
     fn next(&mut self) -> Option<Reply> {
         Some(match self.steps.next()? {
             Step::Answered(reply) => reply,
-            Step::Run { cmd, slot, shard } => {
-                match self.checked.iter().find(|c| c.0 == shard.id).map(|c| &c.1) {
-                    Some(Err(e)) => redirect(&self.topo, Some(slot), e.clone()).to_reply(),
-                    // Checked, or a stale read that needs no check.
-                    _ => {
-                        let ctx = ReadCtx {
-                            now_ms: now_ms(),
-                            random: rand::random(),
-                        };
-                        execute_on(&shard, &cmd, &ctx)
-                    }
+            Step::Run { cmd, slot, shard } => match &self.shards[shard] {
+                (_, Err(e)) => redirect(&self.topo, Some(slot), e.clone()).to_reply(),
+                // Checked, or a stale read that needs no check.
+                (shard, Ok(())) => {
+                    let ctx = ReadCtx {
+                        now_ms: now_ms(),
+                        random: rand::random(),
+                    };
+                    execute_on(shard, &cmd, &ctx)
                 }
-            }
+            },
         })
     }
 }

@@ -11,33 +11,50 @@
 //!
 //! Reads run lazily, as the connection encodes their replies, so a pipeline of reads of big
 //! values holds about one write batch of replies in memory, not the whole pipeline's.
+//!
+//! The group's reads share one admission ticket, counted out when the group's last reply is
+//! ready: per-read references and counters shared by the node's threads cost more than the read.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use futures::future::{BoxFuture, FutureExt};
 
 use crate::admission::Ticket;
+use crate::clients::ClientState;
 use crate::cmd::ReadCmd;
 use crate::exec::{self, CheckedReads};
-use crate::metrics::CommandTimer;
+use crate::metrics::{CommandTimer, Metrics};
 use crate::reply::Reply;
 use crate::sequencer::{Done, Sequencer};
 use crate::server::Node;
-
-/// What each read of a group holds until it has run: its admission ticket and metrics timer.
-type Held = (Option<Ticket>, CommandTimer);
 
 /// The reads gathered so far from what the connection has already received.
 #[derive(Default)]
 pub(crate) struct ReadGroup {
     cmds: Vec<ReadCmd>,
-    held: Vec<Held>,
+    timers: Vec<CommandTimer>,
+    /// Admits every read of the group.
+    ticket: Option<Ticket>,
 }
 
 impl ReadGroup {
-    pub(crate) fn push(&mut self, cmd: ReadCmd, ticket: Option<Ticket>, timer: CommandTimer) {
+    /// Admits one more read of `client` into the group (see [`crate::admission`]); a refused
+    /// read is answered with the reply and not pushed.
+    pub(crate) fn admit(&mut self, node: &Node, client: &Arc<ClientState>) -> Result<(), Reply> {
+        match &mut self.ticket {
+            Some(ticket) => node.admission.admit_more(ticket),
+            None => {
+                self.ticket = Some(node.admission.admit(client)?);
+                Ok(())
+            }
+        }
+    }
+
+    /// Adds an admitted read.
+    pub(crate) fn push(&mut self, cmd: ReadCmd, timer: CommandTimer) {
         self.cmds.push(cmd);
-        self.held.push((ticket, timer));
+        self.timers.push(timer);
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -54,15 +71,19 @@ impl ReadGroup {
         node: &Arc<Node>,
     ) -> BoxFuture<'static, GroupReplies> {
         let cmds = std::mem::take(&mut self.cmds);
-        let held = std::mem::take(&mut self.held).into_iter();
+        let timers = std::mem::take(&mut self.timers).into_iter();
+        let ticket = self.ticket.take();
         let (writes_before, done) = order.read();
         let node = node.clone();
         async move {
             writes_before.wait().await;
+            let metrics = node.metrics.clone();
             let reads = exec::check_reads(node, cmds, readonly, false).await;
             GroupReplies {
                 reads,
-                held,
+                timers,
+                ticket,
+                metrics,
                 done: Some(done),
             }
         }
@@ -73,7 +94,10 @@ impl ReadGroup {
 /// A group's reads, checked; each runs when its reply is asked for.
 pub(crate) struct GroupReplies {
     reads: CheckedReads,
-    held: std::vec::IntoIter<Held>,
+    timers: std::vec::IntoIter<CommandTimer>,
+    /// Dropped once the last read has run.
+    ticket: Option<Ticket>,
+    metrics: Arc<Metrics>,
     /// Counts the group as done in the connection's order once its last read has run (or when
     /// dropped, if the connection ends first).
     done: Option<Done>,
@@ -85,14 +109,15 @@ impl GroupReplies {
         self.reads.len()
     }
 
-    /// Runs the next read and returns its reply, counted and timed in the node's metrics.
-    pub(crate) fn next_reply(&mut self) -> Option<Reply> {
+    /// Runs the next read and returns its reply, counted and timed (as answered at `now`) in the
+    /// node's metrics.
+    pub(crate) fn next_reply(&mut self, now: Instant) -> Option<Reply> {
         let reply = self.reads.next();
-        if let (Some(reply), Some((ticket, timer))) = (&reply, self.held.next()) {
-            drop(ticket);
-            timer.finish(reply);
+        if let (Some(reply), Some(timer)) = (&reply, self.timers.next()) {
+            timer.finish(&self.metrics, reply, now);
         }
         if self.reads.is_empty() {
+            self.ticket = None;
             if let Some(done) = self.done.take() {
                 done.finish();
             }

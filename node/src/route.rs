@@ -14,14 +14,19 @@ use crate::error::ClusterError;
 use crate::shard::{Shard, ShardError};
 
 /// Where a command runs.
-pub enum Target {
+pub enum Target<'t> {
     /// No keys: the caller decides (key-less commands run over the shards this node leads).
     Keyless,
-    /// This hosted shard; `slot` is the first key's slot (for redirects).
-    Shard { slot: u16, shard: Arc<Shard> },
+    /// This hosted shard (of the topology routed by); `slot` is the first key's slot (for
+    /// redirects).
+    Shard { slot: u16, shard: &'t Arc<Shard> },
 }
 
-pub fn route(topo: &Topology, keys: &[&[u8]], mode: Mode) -> Result<Target, ClusterError> {
+pub fn route<'t>(
+    topo: &'t Topology,
+    keys: &[&[u8]],
+    mode: Mode,
+) -> Result<Target<'t>, ClusterError> {
     let Some(map) = &topo.map else {
         return Err(ClusterError::ClusterDown(
             "The cluster is down: this node has no cluster map yet".into(),
@@ -40,10 +45,7 @@ pub fn route(topo: &Topology, keys: &[&[u8]], mode: Mode) -> Result<Target, Clus
     // back and forth meanwhile).
     if let Some(shard) = topo.shard(map.shard_of_slot(slot)) {
         if shard.is_leader() || mode.readonly {
-            return Ok(Target::Shard {
-                slot,
-                shard: shard.clone(),
-            });
+            return Ok(Target::Shard { slot, shard });
         }
         return Err(match shard.leader_node() {
             Some(node) if node != topo.me.0 => ClusterError::Moved {

@@ -10,7 +10,7 @@
 //! [`read_check`]).
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -107,6 +107,34 @@ pub struct Shard {
     proposals: mpsc::Sender<Queued>,
     /// Entries and writes proposed (INFO stats).
     pub proposal_stats: Arc<ProposalStats>,
+    /// This replica leads, as of the last metrics its Raft published (kept by
+    /// [`track_leadership`]). Every request's routing reads it: a plain load, where reading the
+    /// metrics channel takes its lock and a reference shared by the node's threads.
+    leading: Arc<AtomicBool>,
+}
+
+/// A shard's Raft metrics channel.
+type MetricsReceiver = openraft::alias::WatchReceiverOf<
+    tanli_storage::types::TypeConfig,
+    openraft::RaftMetrics<tanli_storage::types::TypeConfig>,
+>;
+
+/// Keeps `leading` equal to whether the metrics Raft publishes say this replica leads, until the
+/// node shuts down or the Raft stops (then it leads no more).
+async fn track_leadership(
+    mut metrics: MetricsReceiver,
+    leading: Arc<AtomicBool>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let leads = metrics.borrow_watched().state == ServerState::Leader;
+        leading.store(leads, Ordering::Release);
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            changed = metrics.changed() => if changed.is_err() { break },
+        }
+    }
+    leading.store(false, Ordering::Release);
 }
 
 pub fn now_ms() -> u64 {
@@ -128,6 +156,10 @@ impl Shard {
     ) -> Arc<Shard> {
         let (tx, rx) = mpsc::channel(READ_QUEUE_MAX);
         let (ptx, prx) = mpsc::channel(limits.proposal_queue_max);
+        let metrics = raft.metrics();
+        let leading = Arc::new(AtomicBool::new(
+            metrics.borrow_watched().state == ServerState::Leader,
+        ));
         let shard = Arc::new(Shard {
             id,
             raft: raft.clone(),
@@ -137,8 +169,10 @@ impl Shard {
             reads: tx,
             proposals: ptx,
             proposal_stats: Arc::default(),
+            leading: leading.clone(),
         });
         let span = tracing::info_span!("shard", id);
+        tokio::spawn(track_leadership(metrics, leading, shutdown.clone()).instrument(span.clone()));
         let batching = Batching {
             // The meta shard's applier knows no batches.
             writes_max: if id == 0 {
@@ -302,8 +336,10 @@ impl Shard {
             .map(|a| a.node_id)
     }
 
+    /// This replica leads, as its Raft last reported; a read or write still finds out through
+    /// Raft itself (a leadership check, a proposal) whether it does at that moment.
     pub fn is_leader(&self) -> bool {
-        self.raft.metrics().borrow_watched().state == ServerState::Leader
+        self.leading.load(Ordering::Acquire)
     }
 }
 

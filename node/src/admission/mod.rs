@@ -1,12 +1,14 @@
 //! Admission control and shedding: how a node pushes back before it falls over.
 //!
 //! Every request a connection reads takes a [`Ticket`] from [`Admission::admit`] and holds it
-//! until its reply is ready, so the node knows how many requests are in flight. Past
-//! `inflight-high-watermark`, requests from *hot* clients are refused with
-//! `-TRYAGAIN ... retry in N ms` (nothing was done; the hint tells a client how long to back off);
-//! past `inflight-max`, everyone's are. A refusal is cheap, so a client that ignores it keeps the
-//! node in overload: when refusals have gone on in every tick for `shed-after-ms`, the ticker
-//! disconnects the hottest refused client, and another each further period while it lasts.
+//! until its reply is ready, so the node knows how many requests are in flight (a group of
+//! pipelined reads shares one ticket, grown by [`Admission::admit_more`], until the group's
+//! replies are ready). Past `inflight-high-watermark`, requests from *hot* clients are refused
+//! with `-TRYAGAIN ... retry in N ms` (nothing was done; the hint tells a client how long to
+//! back off); past `inflight-max`, everyone's are. A refusal is cheap, so a client that ignores
+//! it keeps the node in overload: when refusals have gone on in every tick for `shed-after-ms`,
+//! the ticker disconnects the hottest refused client, and another each further period while it
+//! lasts.
 //! Independently, when all clients together buffer more than `clients-memory-bytes-max`
 //! (unparsed input plus unsent replies), the ticker disconnects the clients buffering the most
 //! until the total is under the bound.
@@ -48,17 +50,23 @@ pub struct Admission {
     pub hot_clients: AtomicUsize,
 }
 
-/// One admitted request; dropping it (when the reply is ready, or when the request is
-/// abandoned) ends its count.
+/// Admitted requests of one client (one, or a group of reads grown by [`Admission::admit_more`]);
+/// dropping it (when the replies are ready, or when the requests are abandoned) ends their
+/// count.
 pub struct Ticket {
     admission: Arc<Admission>,
     client: Arc<ClientState>,
+    requests: usize,
 }
 
 impl Drop for Ticket {
     fn drop(&mut self) {
-        self.admission.inflight.fetch_sub(1, Ordering::Relaxed);
-        self.client.inflight.fetch_sub(1, Ordering::Relaxed);
+        self.admission
+            .inflight
+            .fetch_sub(self.requests, Ordering::Relaxed);
+        self.client
+            .inflight
+            .fetch_sub(self.requests, Ordering::Relaxed);
     }
 }
 
@@ -86,20 +94,51 @@ impl Admission {
     /// Admits one request of `client`, or refuses it with a TRYAGAIN reply carrying the retry
     /// hint.
     pub fn admit(self: &Arc<Self>, client: &Arc<ClientState>) -> Result<Ticket, Reply> {
-        let before = self.inflight.fetch_add(1, Ordering::Relaxed);
-        client.inflight.fetch_add(1, Ordering::Relaxed);
+        let before = self.count_in(client);
         let ticket = Ticket {
             admission: self.clone(),
             client: client.clone(),
+            requests: 1,
         };
+        match self.refusal(client, before) {
+            None => Ok(ticket),
+            Some(reply) => Err(reply),
+        }
+    }
+
+    /// Admits one more request into `ticket` (same client), or refuses it as [`Self::admit`]
+    /// does. The ticket's references are shared, so a pipeline of reads costs two counter
+    /// updates per read, not four more for references.
+    pub fn admit_more(&self, ticket: &mut Ticket) -> Result<(), Reply> {
+        let before = self.count_in(&ticket.client);
+        ticket.requests += 1;
+        match self.refusal(&ticket.client, before) {
+            None => Ok(()),
+            Some(reply) => {
+                ticket.requests -= 1;
+                self.inflight.fetch_sub(1, Ordering::Relaxed);
+                ticket.client.inflight.fetch_sub(1, Ordering::Relaxed);
+                Err(reply)
+            }
+        }
+    }
+
+    /// Counts a request in; returns the node's requests in flight before it.
+    fn count_in(&self, client: &ClientState) -> usize {
+        client.inflight.fetch_add(1, Ordering::Relaxed);
+        self.inflight.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The refusal of a request counted in with `before` in flight, if over the watermarks for
+    /// this client; the caller then counts it out.
+    fn refusal(&self, client: &ClientState, before: usize) -> Option<Reply> {
         let hot = client.hot.load(Ordering::Relaxed);
         if before < self.cfg.inflight_high_watermark || (before < self.cfg.inflight_max && !hot) {
-            return Ok(ticket);
+            return None;
         }
-        drop(ticket);
         client.refused.fetch_add(1, Ordering::Relaxed);
         self.refusals.fetch_add(1, Ordering::Relaxed);
-        Err(Reply::Error(format!(
+        Some(Reply::Error(format!(
             "TRYAGAIN node overloaded ({before} requests in flight{}); retry in {} ms",
             if hot {
                 ", this client among the busiest"

@@ -113,6 +113,24 @@ fn hot_clients_are_refused_past_the_watermark_and_everyone_past_the_max() {
 }
 
 #[test]
+fn a_ticket_grown_by_admit_more_counts_each_read_and_refuses_past_the_max() {
+    let adm = Admission::new(cfg(2, 3));
+    let (_reg, g) = clients(1);
+    let calm = &g[0].state;
+    let mut group = adm.admit(calm).expect("under the watermark");
+    adm.admit_more(&mut group).expect("under the watermark");
+    adm.admit_more(&mut group).expect("calm: up to the max");
+    assert_eq!(adm.inflight(), 3);
+    let refused = adm.admit_more(&mut group).expect_err("past the max");
+    assert!(matches!(refused, Reply::Error(t) if t.starts_with("TRYAGAIN")));
+    assert_eq!(adm.inflight(), 3, "a refused read holds nothing");
+    assert_eq!(calm.inflight.load(Ordering::Relaxed), 3);
+    drop(group);
+    assert_eq!(adm.inflight(), 0, "the group's reads end together");
+    assert_eq!(calm.inflight.load(Ordering::Relaxed), 0);
+}
+
+#[test]
 fn the_hottest_refused_client_is_shed_after_overload_lasts() {
     let (reg, g) = clients(3);
     g[0].state.rate.set(10_000.0);
