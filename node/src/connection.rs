@@ -18,7 +18,7 @@ use futures::stream::{FuturesOrdered, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
-use tokio::time::{Duration, Instant};
+use tokio::time::Instant;
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
@@ -139,13 +139,13 @@ pub async fn serve(
     let mut out = BytesMut::new();
     let depth_max = node.config.pipeline_depth_max;
     let limits = node.admission.config().clone();
-    let idle_after = limits.idle_timeout.unwrap_or(Duration::MAX);
-    let mut idle_deadline = Instant::now().checked_add(idle_after);
     let mut paused_until: Option<Instant> = None;
     let mut reading = true;
     let mut protocol_error = None;
     // Made once: a cancellation wait made afresh on every turn of the loop would lock the
-    // token's tree and register a waiter each time.
+    // token's tree and register a waiter each time. And a token of this connection's own: each
+    // poll of a wait locks its token, and the node's token is shared by every connection.
+    let shutdown = shutdown.child_token();
     let cancelled = shutdown.cancelled();
     let killed = client.kill.cancelled();
     tokio::pin!(cancelled, killed);
@@ -161,22 +161,12 @@ pub async fn serve(
                 None => std::future::pending().await,
             }
         };
-        let idle = async {
-            match idle_deadline {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
         tokio::select! {
             _ = &mut cancelled => break,
             // Shed by admission control: close without another word (a stray error could be
             // taken for the reply to a request still owed).
             _ = &mut killed => return,
             _ = pause, if paused_until.is_some() => paused_until = None,
-            _ = idle, if owed.is_empty() => {
-                node.admission.shed(&client, ShedReason::IdleTimeout, &node.metrics);
-                return;
-            }
             Some(done) = owed.next(), if !owed.is_empty() => {
                 in_flight -= done.len();
                 let mut current = Some(done);
@@ -217,7 +207,7 @@ pub async fn serve(
                 && client.omem.load(Ordering::Relaxed) <= limits.reply_buffer_bytes_max => {
                 // Every request already received is taken now, so consecutive reads among them
                 // run as one group. They are taken at one moment: one clock reading serves them
-                // all (idle deadline, last activity, metrics timers).
+                // all (last activity, metrics timers).
                 let now = Instant::now();
                 let mut taken = 0u64;
                 let mut req = req;
@@ -255,7 +245,6 @@ pub async fn serve(
                 }
                 end_reads(&mut reads, &mut session, &node, &mut owed);
                 if taken > 0 {
-                    idle_deadline = now.checked_add(idle_after);
                     node.commands_processed.fetch_add(taken, Ordering::Relaxed);
                 }
             }

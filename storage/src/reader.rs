@@ -154,7 +154,7 @@ impl KvRead for ShardReader {
             None => None,
             Some(b) => Some(codec::decode_record(&b)?),
         };
-        self.store.records.fill(&dk, record.clone(), generation);
+        self.store.records.fill(&dk, record.as_ref(), generation);
         Ok(record)
     }
 

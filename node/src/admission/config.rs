@@ -48,8 +48,8 @@ pub struct AdmissionArgs {
     /// A client that takes none of its unsent replies for this long is disconnected.
     #[arg(long, env = "TANLI_OUTPUT_STALL_MS")]
     pub output_stall_ms: Option<u64>,
-    /// A connection with no request for this long, and nothing owed to it, is closed
-    /// (Redis's `timeout`; 0: never).
+    /// A connection with no request for this long, and no request in flight, is closed
+    /// (Redis's `timeout`; 0: never), at the next admission tick.
     #[arg(long, env = "TANLI_IDLE_TIMEOUT_MS")]
     pub idle_timeout_ms: Option<u64>,
     /// Entries a shard leader may have committed but not yet applied before it refuses new

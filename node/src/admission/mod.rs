@@ -220,7 +220,21 @@ impl Admission {
         if let Some(victim) = state.next_victim(&seen, now, self.cfg.shed_after) {
             self.shed(&victim, ShedReason::Overload, metrics);
         }
+        if let Some(idle_after) = self.cfg.idle_timeout {
+            for c in idle_clients(&list, idle_after) {
+                self.shed(c, ShedReason::IdleTimeout, metrics);
+            }
+        }
     }
+}
+
+/// Clients that sent no request for `idle_after` and wait for no reply (Redis's `timeout`). The
+/// tick finds them, not a timer per connection: a timer set and cleared on every request cost
+/// each request a trip through the runtime's timer wheel.
+fn idle_clients(list: &[Arc<ClientState>], idle_after: Duration) -> Vec<&Arc<ClientState>> {
+    list.iter()
+        .filter(|c| c.inflight.load(Ordering::Relaxed) == 0 && c.idle() >= idle_after)
+        .collect()
 }
 
 /// What one tick saw of a client.

@@ -131,6 +131,27 @@ fn a_ticket_grown_by_admit_more_counts_each_read_and_refuses_past_the_max() {
 }
 
 #[test]
+fn idle_clients_are_those_quiet_for_the_timeout_with_nothing_in_flight() {
+    let adm = Admission::new(cfg(10, 20));
+    let (reg, g) = clients(3);
+    let (quiet, waiting, talking) = (&g[0].state, &g[1].state, &g[2].state);
+    let _ticket = adm.admit(waiting).expect("admitted");
+    std::thread::sleep(Duration::from_millis(30));
+    talking.touch(0, Instant::now());
+    let list = reg.list();
+    let ids: Vec<u64> = idle_clients(&list, Duration::from_millis(20))
+        .iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(
+        ids,
+        vec![quiet.id],
+        "a request in flight or a recent one keeps a client"
+    );
+    assert!(idle_clients(&reg.list(), Duration::from_secs(5)).is_empty());
+}
+
+#[test]
 fn the_hottest_refused_client_is_shed_after_overload_lasts() {
     let (reg, g) = clients(3);
     g[0].state.rate.set(10_000.0);
