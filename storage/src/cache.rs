@@ -7,8 +7,8 @@
 //! It never changes what a read returns, because it only ever holds what RocksDB holds:
 //! - every write of data records goes through [`RecordCache::write`]: while the RocksDB write is
 //!   under way a cached key still answers its old value (the write is not acknowledged yet), and
-//!   right after it, under its stripe's lock, the cache takes the new values (or is emptied), so a key
-//!   never goes back from a new value to an old one;
+//!   right after it, under its stripe's lock, the cache takes the new values (or is emptied), so
+//!   a key never goes back from a new value to an old one;
 //! - a reader that missed fills the cache with what it read from RocksDB only if no write
 //!   started or ended since its miss (a generation number, bumped at both) and none is under way,
 //!   so a value read before or during a write can never be put back after it.
