@@ -115,10 +115,8 @@ pub struct Shard {
 }
 
 /// A shard's Raft metrics channel.
-type MetricsReceiver = openraft::alias::WatchReceiverOf<
-    tanli_storage::types::TypeConfig,
-    openraft::RaftMetrics<tanli_storage::types::TypeConfig>,
->;
+type MetricsReceiver =
+    openraft::alias::WatchReceiverOf<TypeConfig, openraft::RaftMetrics<TypeConfig>>;
 
 /// Keeps `leading` equal to whether the metrics Raft publishes say this replica leads, until the
 /// node shuts down or the Raft stops (then it leads no more).
