@@ -21,7 +21,6 @@ use openraft::ServerState;
 use tanli_storage::types::{PeerAddr, Raft, ShardId, TypeConfig};
 use tanli_storage::{ShardRead, ShardReader};
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::error::Elapsed;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -375,29 +374,22 @@ async fn batch_reads(
             waiting.push(w);
         }
         let check = tokio::time::timeout(timeout, raft.ensure_linearizable(read_check.clone()));
-        let outcome = check_outcome(check.await);
+        let outcome = match check.await {
+            Err(_) => Err(ShardError::Retry(
+                "read could not be confirmed in time".into(),
+            )),
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(RaftError::APIError(LinearizableReadError::ForwardToLeader(f)))) => {
+                Err(ShardError::NotLeader(f.leader_node))
+            }
+            Ok(Err(RaftError::APIError(LinearizableReadError::QuorumNotEnough(q)))) => {
+                Err(ShardError::Retry(q.to_string()))
+            }
+            Ok(Err(RaftError::Fatal(f))) => Err(ShardError::Internal(f.to_string())),
+        };
         for w in waiting {
             let _ = w.send(outcome.clone());
         }
-    }
-}
-
-/// What a leadership check (bounded by the read timeout) means for the reads that waited on it.
-fn check_outcome<T>(
-    check: Result<Result<T, RaftError<TypeConfig, LinearizableReadError<TypeConfig>>>, Elapsed>,
-) -> Result<(), ShardError> {
-    match check {
-        Err(_) => Err(ShardError::Retry(
-            "read could not be confirmed in time".into(),
-        )),
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(RaftError::APIError(LinearizableReadError::ForwardToLeader(f)))) => {
-            Err(ShardError::NotLeader(f.leader_node))
-        }
-        Ok(Err(RaftError::APIError(LinearizableReadError::QuorumNotEnough(q)))) => {
-            Err(ShardError::Retry(q.to_string()))
-        }
-        Ok(Err(RaftError::Fatal(f))) => Err(ShardError::Internal(f.to_string())),
     }
 }
 

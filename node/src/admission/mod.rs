@@ -61,12 +61,7 @@ pub struct Ticket {
 
 impl Drop for Ticket {
     fn drop(&mut self) {
-        self.admission
-            .inflight
-            .fetch_sub(self.requests, Ordering::Relaxed);
-        self.client
-            .inflight
-            .fetch_sub(self.requests, Ordering::Relaxed);
+        self.admission.count_out(&self.client, self.requests);
     }
 }
 
@@ -116,8 +111,7 @@ impl Admission {
             None => Ok(()),
             Some(reply) => {
                 ticket.requests -= 1;
-                self.inflight.fetch_sub(1, Ordering::Relaxed);
-                ticket.client.inflight.fetch_sub(1, Ordering::Relaxed);
+                self.count_out(&ticket.client, 1);
                 Err(reply)
             }
         }
@@ -127,6 +121,12 @@ impl Admission {
     fn count_in(&self, client: &ClientState) -> usize {
         client.inflight.fetch_add(1, Ordering::Relaxed);
         self.inflight.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Counts `requests` of `client` out.
+    fn count_out(&self, client: &ClientState, requests: usize) {
+        self.inflight.fetch_sub(requests, Ordering::Relaxed);
+        client.inflight.fetch_sub(requests, Ordering::Relaxed);
     }
 
     /// The refusal of a request counted in with `before` in flight, if over the watermarks for
