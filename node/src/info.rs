@@ -320,6 +320,12 @@ fn raft(node: &Node, out: &mut String) -> std::fmt::Result {
         )?;
         writeln!(out, "shard{id}_last_log_index:{}\r", s.last_log_index)?;
         writeln!(out, "shard{id}_applied_index:{}\r", s.applied_index)?;
+        // With `--read-policy lease`: how long reads still skip Raft on the leader's lease.
+        writeln!(
+            out,
+            "shard{id}_lease_remaining_ms:{}\r",
+            shard.lease_remaining().as_millis()
+        )?;
     }
     Ok(())
 }

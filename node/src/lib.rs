@@ -44,6 +44,7 @@ mod frame_props;
 pub mod http;
 pub mod info;
 pub mod keyless;
+pub mod lease;
 pub mod metrics;
 pub mod multi;
 pub mod proposer;

@@ -7,7 +7,8 @@
 //! Reads: linearizable, batched: concurrent reads share one leadership check (openraft's
 //! `ensure_linearizable`) that started after they arrived, then read the applied state. The
 //! check is a ReadIndex heartbeat round, or with `--read-policy lease` the leader's lease (see
-//! [`read_check`]).
+//! [`read_check`]); while the lease holds as the shard last saw it (`lease.rs`), reads skip the
+//! batcher and Raft altogether.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -26,6 +27,7 @@ use tracing::Instrument;
 
 use crate::cmd::WriteCmd;
 use crate::config::ReadPolicy;
+use crate::lease::LocalLease;
 use crate::proposer::{self, Batching, ProposalStats, Queued};
 use crate::reply::Reply;
 
@@ -48,6 +50,8 @@ pub struct ShardLimits {
     pub read_timeout: Duration,
     /// How a leadership check is confirmed (see [`read_check`]).
     pub read_check: LinearizerOption,
+    /// With the lease policy, how young a quorum acknowledgement must be (see [`lease_age`]).
+    pub lease_age: Option<Duration>,
     pub write_timeout: Duration,
     pub reclaim_interval: Duration,
     pub reclaim_keys_max: usize,
@@ -63,6 +67,7 @@ impl ShardLimits {
         ShardLimits {
             read_timeout: Duration::from_millis(cfg.read_timeout_ms),
             read_check: read_check(cfg.read_policy, cfg.election_timeout_min_ms),
+            lease_age: lease_age(cfg.read_policy, cfg.election_timeout_min_ms),
             write_timeout: Duration::from_millis(cfg.write_timeout_ms),
             reclaim_interval: Duration::from_millis(cfg.expiry_reclaim_interval_ms),
             reclaim_keys_max: cfg.expiry_reclaim_keys_max,
@@ -88,12 +93,17 @@ impl ShardLimits {
 /// lowest, just above election-timeout-min). A stale acknowledgement falls back to a round. Wall
 /// clock jumps do not matter: both sides measure with the monotonic clock.
 pub fn read_check(policy: ReadPolicy, election_timeout_min_ms: u64) -> LinearizerOption {
+    match lease_age(policy, election_timeout_min_ms) {
+        None => openraft::ReadPolicy::ReadIndex.into(),
+        Some(age) => LinearizerOption::new(Some(age), true),
+    }
+}
+
+/// The lease policy's largest age of a quorum acknowledgement (see [`read_check`]).
+pub fn lease_age(policy: ReadPolicy, election_timeout_min_ms: u64) -> Option<Duration> {
     match policy {
-        ReadPolicy::ReadIndex => openraft::ReadPolicy::ReadIndex.into(),
-        ReadPolicy::Lease => LinearizerOption::new(
-            Some(Duration::from_millis(election_timeout_min_ms / 2)),
-            true,
-        ),
+        ReadPolicy::ReadIndex => None,
+        ReadPolicy::Lease => Some(Duration::from_millis(election_timeout_min_ms / 2)),
     }
 }
 
@@ -111,28 +121,36 @@ pub struct Shard {
     /// [`track_leadership`]). Every request's routing reads it: a plain load, where reading the
     /// metrics channel takes its lock and a reference shared by the node's threads.
     leading: Arc<AtomicBool>,
+    /// The leader's lease as of the same metrics (also kept by [`track_leadership`]).
+    lease: Arc<LocalLease>,
 }
 
 /// A shard's Raft metrics channel.
 type MetricsReceiver =
     openraft::alias::WatchReceiverOf<TypeConfig, openraft::RaftMetrics<TypeConfig>>;
 
-/// Keeps `leading` equal to whether the metrics Raft publishes say this replica leads, until the
-/// node shuts down or the Raft stops (then it leads no more).
+/// Keeps `leading` equal to whether the metrics Raft publishes say this replica leads, and
+/// `lease` to the lease they show, until the node shuts down or the Raft stops (then it leads no
+/// more).
 async fn track_leadership(
     mut metrics: MetricsReceiver,
     leading: Arc<AtomicBool>,
+    lease: Arc<LocalLease>,
     shutdown: CancellationToken,
 ) {
     loop {
-        let leads = metrics.borrow_watched().state == ServerState::Leader;
-        leading.store(leads, Ordering::Release);
+        {
+            let m = metrics.borrow_watched();
+            leading.store(m.state == ServerState::Leader, Ordering::Release);
+            lease.update(&m);
+        }
         tokio::select! {
             _ = shutdown.cancelled() => break,
             changed = metrics.changed() => if changed.is_err() { break },
         }
     }
     leading.store(false, Ordering::Release);
+    lease.end();
 }
 
 pub fn now_ms() -> u64 {
@@ -158,6 +176,7 @@ impl Shard {
         let leading = Arc::new(AtomicBool::new(
             metrics.borrow_watched().state == ServerState::Leader,
         ));
+        let lease = Arc::new(LocalLease::new(limits.lease_age));
         let shard = Arc::new(Shard {
             id,
             raft: raft.clone(),
@@ -168,9 +187,12 @@ impl Shard {
             proposals: ptx,
             proposal_stats: Arc::default(),
             leading: leading.clone(),
+            lease: lease.clone(),
         });
         let span = tracing::info_span!("shard", id);
-        tokio::spawn(track_leadership(metrics, leading, shutdown.clone()).instrument(span.clone()));
+        tokio::spawn(
+            track_leadership(metrics, leading, lease, shutdown.clone()).instrument(span.clone()),
+        );
         let batching = Batching {
             // The meta shard's applier knows no batches.
             writes_max: if id == 0 {
@@ -277,6 +299,9 @@ impl Shard {
 
     /// Waits until a read started now may see every write acknowledged before it.
     pub async fn linearize(&self) -> Result<(), ShardError> {
+        if self.lease.holds() {
+            return Ok(());
+        }
         let (tx, rx) = oneshot::channel();
         self.reads
             .send(tx)
@@ -289,7 +314,21 @@ impl Shard {
         }
     }
 
-    /// This replica's role and leader, from Raft's metrics.
+    /// Offers the group's leadership to peer `to`, ending the local lease first (`lease.rs`).
+    pub async fn offer_leadership(&self, to: u64) -> Result<(), String> {
+        self.lease.pause();
+        self.raft
+            .trigger()
+            .transfer_leader(to)
+            .await
+            .map_err(|e| format!("leader transfer: {e}"))
+    }
+
+    /// How long reads may still skip Raft on the local lease (INFO).
+    pub fn lease_remaining(&self) -> Duration {
+        self.lease.remaining()
+    }
+
     /// On the leader: entries the slowest replica is behind the leader's last log index
     /// (0 off the leader).
     pub fn replication_lag(&self) -> u64 {

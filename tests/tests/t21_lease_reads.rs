@@ -31,6 +31,15 @@ fn a_lease_leader_cut_off_from_its_quorum_stops_answering_reads() {
     read_back(&cluster, "v1");
     set(&cluster, "v2");
     let (leader, mut c) = read_back(&cluster, "v2");
+    // While a quorum acknowledges it, the leader reads on its local lease (no Raft round trip).
+    wait_until(ELECTION_TIMEOUT, "a local lease on the leader", || {
+        let leased = leases(&cluster, leader)?;
+        if leased.iter().any(|(role, ms)| role == "leader" && *ms > 0) {
+            Ok(())
+        } else {
+            Err(format!("roles and lease ms: {leased:?}"))
+        }
+    });
 
     // The leader loses both followers: once its lease is over, a read must not be answered from
     // its state (another leader could by then have been elected and have acknowledged writes).
@@ -45,6 +54,11 @@ fn a_lease_leader_cut_off_from_its_quorum_stops_answering_reads() {
     let killed = Instant::now();
     // Time itself is the condition here: the lease must run out.
     std::thread::sleep(LEASE_OVER);
+    let leased = leases(&cluster, leader).expect("INFO raft");
+    assert!(
+        leased.iter().all(|(_, ms)| *ms == 0),
+        "a local lease outlived the quorum: {leased:?}"
+    );
     for i in 0..5 {
         let sent = killed.elapsed();
         match redis::cmd("GET").arg(KEY).query::<Option<String>>(&mut c) {
@@ -67,6 +81,25 @@ fn a_lease_leader_cut_off_from_its_quorum_stops_answering_reads() {
 }
 
 const KEY: &str = "lease-probe";
+
+/// Each hosted shard's role and how long its local lease still holds (INFO raft).
+fn leases(cluster: &Cluster, id: u64) -> Result<Vec<(String, u64)>, String> {
+    let info = client::info(&mut cluster.node(id).conn(), "raft").map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    for (key, ms) in &info {
+        if let Some(shard) = key.strip_suffix("_lease_remaining_ms") {
+            let role = info
+                .get(&format!("{shard}_role"))
+                .cloned()
+                .unwrap_or_default();
+            out.push((role, ms.parse().map_err(|e| format!("{key}: {e}"))?));
+        }
+    }
+    if out.is_empty() {
+        return Err("INFO raft lists no lease".into());
+    }
+    Ok(out)
+}
 
 fn set(cluster: &Cluster, value: &str) {
     wait_until(ELECTION_TIMEOUT, &format!("SET {KEY} {value}"), || {

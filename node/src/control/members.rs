@@ -160,7 +160,7 @@ pub async fn step(
             "leader leaving its group"
         );
         if let Some(to) = heir {
-            transfer(shard, to).await?;
+            shard.offer_leadership(to).await?;
             return run(format!("leadership handed to peer {to} before leaving")).await;
         }
     }
@@ -190,21 +190,11 @@ pub async fn step(
     // 4. Leadership to the preferred replica, once it has caught up.
     if let Some(to) = preferred.filter(|p| *p != m.id && want.contains(p) && transfer_allowed) {
         if caught_up(to) {
-            transfer(shard, to).await?;
+            shard.offer_leadership(to).await?;
             return run(format!("leadership offered to peer {to}")).await;
         }
     }
     Ok(None)
-}
-
-/// Offers the group's leadership to voter `to`.
-async fn transfer(shard: &Shard, to: u64) -> Result<(), String> {
-    shard
-        .raft
-        .trigger()
-        .transfer_leader(to)
-        .await
-        .map_err(|e| format!("leader transfer: {e}"))
 }
 
 /// One Raft configuration change (`retain = false`: voters left out leave), within `timeout`.
