@@ -102,9 +102,66 @@ pub fn decode<T: DeserializeOwned>(what: &'static str, b: &[u8]) -> Result<T, St
     }
 }
 
+/// `Vec<Vec<u8>>` as a sequence of byte strings, for `#[serde(with = "...")]`. Postcard writes
+/// exactly the bytes of the plain form (a length, then each vector as length and bytes), so
+/// encodings persisted or sent before are read the same; each vector is copied whole instead of
+/// decoded byte by byte. (`serde_bytes` does the same for a single `Vec<u8>`.)
+pub mod byte_strings {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use serde_bytes::{ByteBuf, Bytes};
+
+    pub fn serialize<S: Serializer>(v: &[Vec<u8>], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter().map(|b| Bytes::new(b)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
+        let v = Vec::<ByteBuf>::deserialize(d)?;
+        Ok(v.into_iter().map(ByteBuf::into_vec).collect())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use serde::Deserialize;
+
+    use crate::types::Proposal;
+
+    /// The byte-string forms write the bytes of the plain `Vec<u8>` forms: logs, snapshots and
+    /// RPCs encoded by either read the same.
+    #[test]
+    fn byte_strings_encode_as_the_plain_vectors_did() {
+        #[derive(Serialize, Deserialize, PartialEq, Debug)]
+        struct PlainProposal {
+            stamp_ms: u64,
+            cmd: Vec<u8>,
+        }
+        #[derive(Serialize, Deserialize, PartialEq, Debug)]
+        struct Lists(#[serde(with = "byte_strings")] Vec<Vec<u8>>);
+        let cmd: Vec<u8> = (0..=255).chain(0..40).collect();
+        let new = Proposal {
+            stamp_ms: 1_700_000_000_123,
+            cmd: cmd.clone(),
+        };
+        let old = PlainProposal {
+            stamp_ms: new.stamp_ms,
+            cmd,
+        };
+        let bytes = encode(&new).expect("encode");
+        assert_eq!(bytes, encode(&old).expect("encode"));
+        assert_eq!(decode::<PlainProposal>("t", &bytes).expect("decode"), old);
+        assert_eq!(decode::<Proposal>("t", &bytes).expect("decode"), new);
+
+        let lists = vec![b"abc".to_vec(), Vec::new(), vec![0xff; 300]];
+        let bytes = encode(&Lists(lists.clone())).expect("encode");
+        assert_eq!(bytes, encode(&lists).expect("encode"));
+        assert_eq!(decode::<Lists>("t", &bytes).expect("decode").0, lists);
+        // A declared length past the end is an error, not an allocation of that size.
+        let mut cut = bytes.clone();
+        cut.truncate(bytes.len() - 1);
+        assert!(decode::<Lists>("t", &cut).is_err());
+    }
 
     #[test]
     fn records_round_trip_and_reject_garbage() {

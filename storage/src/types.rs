@@ -41,6 +41,7 @@ impl fmt::Display for PeerAddr {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Proposal {
     pub stamp_ms: u64,
+    #[serde(with = "serde_bytes")]
     pub cmd: Vec<u8>,
 }
 
@@ -52,7 +53,7 @@ impl fmt::Display for Proposal {
 
 /// The encoded reply of an applied command.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct Applied(pub Vec<u8>);
+pub struct Applied(#[serde(with = "serde_bytes")] pub Vec<u8>);
 
 openraft::declare_raft_types!(
     /// Raft types of every tanli shard.

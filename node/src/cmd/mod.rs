@@ -235,7 +235,9 @@ impl ReadCmd {
 pub enum WriteCmd {
     /// SET and its older forms (SETNX, SETEX, PSETEX, GETSET).
     Set {
+        #[serde(with = "serde_bytes")]
         key: Vec<u8>,
+        #[serde(with = "serde_bytes")]
         value: Vec<u8>,
         cond: SetCond,
         get: bool,
@@ -337,6 +339,7 @@ pub enum WriteCmd {
     /// reply, exactly as if each had its own entry. Applied by [`Applier`], whose reply is the
     /// encoded list of the writes' encoded replies.
     Batch {
+        #[serde(with = "tanli_storage::byte_strings")]
         cmds: Vec<Vec<u8>>,
     },
 }

@@ -38,11 +38,12 @@ pub enum Request {
     Snapshot {
         vote: Vote,
         meta: SnapshotMeta,
+        #[serde(with = "serde_bytes")]
         data: Vec<u8>,
     },
     TransferLeader(TransferLeaderRequest<TypeConfig>),
     /// Control plane: a [`crate::control::meta::MetaCmd`] (encoded) for the meta leader.
-    Meta(Vec<u8>),
+    Meta(#[serde(with = "serde_bytes")] Vec<u8>),
     /// Control plane: the newest cluster map this node holds.
     FetchMap,
     /// Control plane: the committed membership of `shard` on this node's replica.
