@@ -9,8 +9,8 @@
 //! ```
 //!
 //! The matrix also runs the register workload with lease reads (`--read-policy lease`) under
-//! the faults a lease must survive: partitions, kills (a restarted node's votes), pauses and
-//! clock jumps.
+//! the faults a lease must survive: partitions, kills (a restarted node's votes), pauses, clock
+//! jumps and rebalancing (leadership transfers, whose elections ignore leases).
 //!
 //! Exit status: 0 every run valid, 1 some run invalid, 2 the suite itself failed.
 
@@ -78,11 +78,12 @@ struct Args {
 }
 
 /// The faults the matrix also runs the register workload under with lease reads.
-const LEASE_NEMESES: [Nemesis; 4] = [
+const LEASE_NEMESES: [Nemesis; 5] = [
     Nemesis::Partition,
     Nemesis::Kill,
     Nemesis::Pause,
     Nemesis::Clock,
+    Nemesis::Rebalance,
 ];
 
 const WORKLOADS: [Workload; 3] = [Workload::Register, Workload::Set, Workload::Counter];
