@@ -55,17 +55,32 @@ impl LocalLease {
 
     /// The lease holds now.
     pub fn holds(&self) -> bool {
-        self.holds_at(Instant::now())
+        self.remaining_at(Instant::now) > 0
     }
 
     /// The lease holds at `now`.
     pub fn holds_at(&self, now: Instant) -> bool {
-        let at = now.saturating_duration_since(self.base).as_nanos();
-        at < u128::from(self.until_ns.load(Ordering::Acquire))
+        self.remaining_at(|| now) > 0
     }
 
-    /// Takes the lease from Raft's metrics `m` (see the module doc).
+    /// Nanoseconds the lease still holds at `now` (0: it does not). Without a lease (always, with
+    /// the ReadIndex policy) the clock is not read.
+    fn remaining_at(&self, now: impl FnOnce() -> Instant) -> u128 {
+        match self.until_ns.load(Ordering::Acquire) {
+            0 => 0,
+            until => u128::from(until).saturating_sub(self.since_base(now())),
+        }
+    }
+
+    /// Nanoseconds from `base` to `t` (0 if `t` is earlier).
+    fn since_base(&self, t: Instant) -> u128 {
+        t.saturating_duration_since(self.base).as_nanos()
+    }
+
+    /// Takes the lease from Raft's metrics `m` (see the module doc). With the ReadIndex policy
+    /// there is never a lease, and nothing to take.
     pub fn update(&self, m: &RaftMetrics<TypeConfig>) {
+        let Some(age) = self.age else { return };
         let mut paused = self.paused.lock().unwrap_or_else(|e| e.into_inner());
         let leads = m.state == ServerState::Leader;
         if !leads {
@@ -75,10 +90,9 @@ impl LocalLease {
             && m.last_applied
                 .as_ref()
                 .is_some_and(|l| *l.committed_leader_id() == m.vote.leader_id().to_committed());
-        let until = match (self.age, m.last_quorum_acked) {
-            (Some(age), Some(acked)) if leads && own_entry_applied && !*paused => {
-                let end = acked.into_inner() + age;
-                end.saturating_duration_since(self.base).as_nanos()
+        let until = match m.last_quorum_acked {
+            Some(acked) if leads && own_entry_applied && !*paused => {
+                self.since_base(acked.into_inner() + age)
             }
             _ => 0,
         };
@@ -100,10 +114,8 @@ impl LocalLease {
 
     /// How long the lease still holds (INFO).
     pub fn remaining(&self) -> Duration {
-        let now = Instant::now();
-        let at = now.saturating_duration_since(self.base).as_nanos();
-        let until = u128::from(self.until_ns.load(Ordering::Acquire));
-        Duration::from_nanos(u64::try_from(until.saturating_sub(at)).unwrap_or(u64::MAX))
+        let ns = self.remaining_at(Instant::now);
+        Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
     }
 }
 

@@ -393,17 +393,12 @@ mod tests {
 
     /// Bytes the cache holds, charged as [`Entry::cost`].
     fn held(c: &RecordCache) -> usize {
-        c.stripes
-            .iter()
-            .map(|s| {
-                let s = lock(&s.0);
-                s.young
-                    .iter()
-                    .chain(s.old.iter())
-                    .map(Entry::cost)
-                    .sum::<usize>()
-            })
-            .sum()
+        c.stripes.iter().map(|s| stripe_held(&lock(&s.0))).sum()
+    }
+
+    /// Bytes one stripe holds, charged as [`Entry::cost`].
+    fn stripe_held(s: &Stripe) -> usize {
+        s.young.iter().chain(s.old.iter()).map(Entry::cost).sum()
     }
 
     #[test]
@@ -428,13 +423,7 @@ mod tests {
         for k in &keys {
             write(k, &big);
         }
-        let stripe = lock(&c.stripes[0].0);
-        let held: usize = stripe
-            .young
-            .iter()
-            .chain(stripe.old.iter())
-            .map(Entry::cost)
-            .sum();
+        let held = stripe_held(&lock(&c.stripes[0].0));
         assert!(held <= 4 * 1024, "{held}");
     }
 
