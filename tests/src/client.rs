@@ -65,7 +65,7 @@ pub fn info(conn: &mut Connection, section: &str) -> RedisResult<HashMap<String,
 }
 
 /// One shard's fields of `INFO raft` (`shard<N>_role`, `_leader_id`, `_term`,
-/// `_last_log_index`, `_applied_index`). Shard 0 is the meta shard.
+/// `_last_log_index`, `_applied_index`, `_lease_remaining_ms`). Shard 0 is the meta shard.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ShardStatus {
     pub shard: u64,
@@ -75,6 +75,9 @@ pub struct ShardStatus {
     pub term: u64,
     pub last_log_index: u64,
     pub applied_index: u64,
+    /// How long reads still skip Raft on the leader's local lease (0: no lease; always 0 with the
+    /// read-index policy).
+    pub lease_remaining_ms: u64,
 }
 
 /// `INFO raft` of one node: every shard it hosts, by shard id.
@@ -121,6 +124,7 @@ impl RaftStatus {
                 term: number(&format!("shard{id}_term"))?,
                 last_log_index: number(&format!("shard{id}_last_log_index"))?,
                 applied_index: number(&format!("shard{id}_applied_index"))?,
+                lease_remaining_ms: number(&format!("shard{id}_lease_remaining_ms"))?,
             };
             shards.insert(id, status);
         }
@@ -800,13 +804,16 @@ mod tests {
     fn parses_info_raft_of_every_shard() {
         let text = "# Raft\r\nnode_id:3\r\nraft_shards:2\r\nshard0_role:follower\r\n\
                     shard0_leader_id:1\r\nshard0_term:4\r\nshard0_last_log_index:10\r\n\
-                    shard0_applied_index:9\r\nshard5_role:leader\r\nshard5_leader_id:3\r\n\
-                    shard5_term:2\r\nshard5_last_log_index:100\r\nshard5_applied_index:100\r\n";
+                    shard0_applied_index:9\r\nshard0_lease_remaining_ms:0\r\n\
+                    shard5_role:leader\r\nshard5_leader_id:3\r\nshard5_term:2\r\n\
+                    shard5_last_log_index:100\r\nshard5_applied_index:100\r\n\
+                    shard5_lease_remaining_ms:250\r\n";
         let status = RaftStatus::from_info(&parse_info(text)).expect("parse");
         assert_eq!(status.node_id, Some(3));
         assert_eq!(status.shards.len(), 2);
         assert_eq!(status.shard(0).expect("meta").leader_id, Some(1));
         assert_eq!(status.shard(5).expect("shard 5").applied_index, 100);
+        assert_eq!(status.shard(5).expect("shard 5").lease_remaining_ms, 250);
         assert_eq!(status.led_data_shards(), vec![5]);
         assert!(status.shard(1).is_err());
     }

@@ -84,21 +84,12 @@ const KEY: &str = "lease-probe";
 
 /// Each hosted shard's role and how long its local lease still holds (INFO raft).
 fn leases(cluster: &Cluster, id: u64) -> Result<Vec<(String, u64)>, String> {
-    let info = client::info(&mut cluster.node(id).conn(), "raft").map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
-    for (key, ms) in &info {
-        if let Some(shard) = key.strip_suffix("_lease_remaining_ms") {
-            let role = info
-                .get(&format!("{shard}_role"))
-                .cloned()
-                .unwrap_or_default();
-            out.push((role, ms.parse().map_err(|e| format!("{key}: {e}"))?));
-        }
-    }
-    if out.is_empty() {
-        return Err("INFO raft lists no lease".into());
-    }
-    Ok(out)
+    let status = cluster.node(id).raft_status()?;
+    Ok(status
+        .shards
+        .into_values()
+        .map(|s| (s.role, s.lease_remaining_ms))
+        .collect())
 }
 
 fn set(cluster: &Cluster, value: &str) {
