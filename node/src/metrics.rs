@@ -454,13 +454,15 @@ fn is_redirect(error: &str) -> bool {
 /// The command-table index of a command whose first word is `name`; the table's length for an
 /// unknown command.
 pub fn command_index(name: &[u8]) -> usize {
-    static INDEX: OnceLock<HashMap<&'static str, usize>> = OnceLock::new();
+    // Fixed names: a fast hash with a fixed seed serves (lookups never insert).
+    static INDEX: OnceLock<HashMap<&'static [u8], usize, foldhash::fast::FixedState>> =
+        OnceLock::new();
     let index = INDEX.get_or_init(|| {
         table()
             .iter()
             .copied()
             .enumerate()
-            .map(|(i, s)| (s.name, i))
+            .map(|(i, s)| (s.name.as_bytes(), i))
             .collect()
     });
     let mut buf = [0u8; COMMAND_NAME_BYTES_MAX];
@@ -470,10 +472,7 @@ pub fn command_index(name: &[u8]) -> usize {
     for (l, b) in lower.iter_mut().zip(name) {
         *l = b.to_ascii_lowercase();
     }
-    std::str::from_utf8(lower)
-        .ok()
-        .and_then(|n| index.get(n).copied())
-        .unwrap_or(table().len())
+    index.get(&*lower).copied().unwrap_or(table().len())
 }
 
 /// The name of command-table index `index` ([`UNKNOWN_COMMAND`] past the table).

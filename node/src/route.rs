@@ -32,14 +32,15 @@ pub fn route<'t>(
             "The cluster is down: this node has no cluster map yet".into(),
         ));
     };
-    let decided = decide(map, topo.me, keys, mode);
-    if let Route::Keyless | Route::CrossSlot = decided {
-        return match decided {
-            Route::Keyless => Ok(Target::Keyless),
-            _ => Err(ClusterError::CrossSlot),
-        };
+    // The slot is computed once here; `decide` (which computes it again) runs only when no
+    // hosted replica answers, to name the redirect.
+    let Some((first, rest)) = keys.split_first() else {
+        return Ok(Target::Keyless);
+    };
+    let slot = slot_of(first);
+    if rest.iter().any(|k| slot_of(k) != slot) {
+        return Err(ClusterError::CrossSlot);
     }
-    let slot = keys.first().map(|k| slot_of(k)).unwrap_or(0);
     // A shard hosted here is routed by its Raft's state now, not by the published hint, which
     // lags a leadership change by up to one control round (two nodes could redirect a client
     // back and forth meanwhile).
@@ -57,7 +58,7 @@ pub fn route<'t>(
             }
         });
     }
-    match decided {
+    match decide(map, topo.me, keys, mode) {
         Route::Local(id) => Err(ClusterError::TryAgain(format!(
             "shard {id} is not started on this node yet"
         ))),

@@ -352,10 +352,13 @@ pub fn table() -> &'static [&'static Spec] {
     })
 }
 
-/// Command names (lowercase) to their table rows.
-fn index() -> &'static HashMap<&'static str, &'static Spec> {
-    static INDEX: OnceLock<HashMap<&'static str, &'static Spec>> = OnceLock::new();
-    INDEX.get_or_init(|| table().iter().map(|s| (s.name, *s)).collect())
+/// Command names (lowercase bytes) to their table rows. The names are fixed, so a fast hash with
+/// a fixed seed serves (a lookup never inserts what a client sent).
+type NameMap<V> = HashMap<&'static [u8], V, foldhash::fast::FixedState>;
+
+fn index() -> &'static NameMap<&'static Spec> {
+    static INDEX: OnceLock<NameMap<&'static Spec>> = OnceLock::new();
+    INDEX.get_or_init(|| table().iter().map(|s| (s.name.as_bytes(), *s)).collect())
 }
 
 /// Looks a top-level command up by name, any case.
@@ -364,7 +367,7 @@ pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
     let lower = buf.get_mut(..name.len())?;
     lower.copy_from_slice(name);
     lower.make_ascii_lowercase();
-    index().get(std::str::from_utf8(lower).ok()?).copied()
+    index().get(&*lower).copied()
 }
 
 /// Looks up `name` or `container|sub`, as COMMAND INFO / DOCS accept.
