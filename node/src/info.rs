@@ -161,6 +161,13 @@ fn stats(node: &Node, out: &mut String) -> std::fmt::Result {
         "wal_sync_waiters:{}\r",
         node.store.stats.wal_sync_waiters.load(Ordering::Relaxed)
     )?;
+    // Point reads the record cache answered, and what it holds (see `tanli_storage` cache.rs).
+    let rc = node.store.record_cache_stats();
+    writeln!(out, "record_cache_hits:{}\r", rc.hits)?;
+    writeln!(out, "record_cache_misses:{}\r", rc.misses)?;
+    writeln!(out, "record_cache_bytes:{}\r", rc.bytes)?;
+    writeln!(out, "record_cache_bytes_max:{}\r", rc.bytes_max)?;
+    writeln!(out, "record_cache_entries:{}\r", rc.entries)?;
     // Writes per Raft entry, over the shards hosted here (see `proposer.rs`).
     let (mut entries, mut writes) = (0, 0);
     for shard in node.topology().shards.values() {

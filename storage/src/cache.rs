@@ -48,6 +48,20 @@ pub(crate) enum Lookup {
     Miss(u64),
 }
 
+/// What the record cache holds and how often it answered ([`crate::Store::record_cache_stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecordCacheStats {
+    /// Point reads it answered (the record or the key's absence).
+    pub hits: u64,
+    /// Point reads that went to RocksDB.
+    pub misses: u64,
+    /// Bytes its entries are charged (see `Entry::cost`), against `bytes_max`.
+    pub bytes: u64,
+    pub entries: u64,
+    /// Its bound (the configured size, rounded down to whole stripes).
+    pub bytes_max: u64,
+}
+
 /// Bytes an entry is charged beyond its allocation (header, key and data): its table slot (16
 /// bytes, about 24 with the table's spare room) and the allocator's rounding of the allocation.
 const ENTRY_OVERHEAD: usize = 32;
@@ -155,6 +169,11 @@ struct Stripe {
     young: HashTable<Entry>,
     young_bytes: usize,
     old: HashTable<Entry>,
+    old_bytes: usize,
+    /// Lookups answered here, and lookups that missed (counted under the stripe's lock, so a
+    /// read shares no counter with the other thread).
+    hits: u64,
+    misses: u64,
 }
 
 fn remove(table: &mut HashTable<Entry>, hash: u64, key: &[u8]) -> Option<Entry> {
@@ -165,18 +184,27 @@ fn remove(table: &mut HashTable<Entry>, hash: u64, key: &[u8]) -> Option<Entry> 
 }
 
 impl Stripe {
+    /// Takes `key`'s entry out of the old half.
+    fn take_old(&mut self, hash: u64, key: &[u8]) -> Option<Entry> {
+        let e = remove(&mut self.old, hash, key)?;
+        self.old_bytes = self.old_bytes.saturating_sub(e.cost());
+        Some(e)
+    }
+
     fn insert(&mut self, entry: Entry, half_bytes_max: usize) {
         let bytes = entry.cost();
         if bytes > half_bytes_max {
             // Too big to keep: make sure no older copy stays.
-            remove(&mut self.young, entry.hash(), entry.key());
-            remove(&mut self.old, entry.hash(), entry.key());
+            if let Some(e) = remove(&mut self.young, entry.hash(), entry.key()) {
+                self.young_bytes = self.young_bytes.saturating_sub(e.cost());
+            }
+            self.take_old(entry.hash(), entry.key());
             return;
         }
-        remove(&mut self.old, entry.hash(), entry.key());
+        self.take_old(entry.hash(), entry.key());
         if self.young_bytes + bytes > half_bytes_max {
             self.old = std::mem::take(&mut self.young);
-            self.young_bytes = 0;
+            self.old_bytes = std::mem::take(&mut self.young_bytes);
         }
         match self.young.entry(
             entry.hash(),
@@ -201,6 +229,7 @@ impl Stripe {
         self.young.clear();
         self.old.clear();
         self.young_bytes = 0;
+        self.old_bytes = 0;
     }
 }
 
@@ -227,14 +256,17 @@ impl RecordCache {
         let (hash, mut stripe) = self.stripe(key);
         if let Some(e) = stripe.young.find(hash, |e| e.is(hash, key)) {
             if let Some(value) = e.value() {
+                stripe.hits += 1;
                 return Lookup::Hit(value);
             }
-        } else if let Some(e) = remove(&mut stripe.old, hash, key) {
+        } else if let Some(e) = stripe.take_old(hash, key) {
             if let Some(value) = e.value() {
                 stripe.insert(e, self.half_bytes_max);
+                stripe.hits += 1;
                 return Lookup::Hit(value);
             }
         }
+        stripe.misses += 1;
         Lookup::Miss(self.generation.load(SeqCst))
     }
 
@@ -251,6 +283,22 @@ impl RecordCache {
         if self.generation.load(SeqCst) == generation && self.writing.load(SeqCst) == 0 {
             stripe.insert(Entry::new(hash, key, value), self.half_bytes_max);
         }
+    }
+
+    /// Counts over every stripe, each locked in turn (so not one instant's).
+    pub(crate) fn stats(&self) -> RecordCacheStats {
+        let mut st = RecordCacheStats {
+            bytes_max: (self.half_bytes_max * 2 * STRIPES) as u64,
+            ..RecordCacheStats::default()
+        };
+        for stripe in self.stripes.iter() {
+            let s = lock(&stripe.0);
+            st.hits += s.hits;
+            st.misses += s.misses;
+            st.bytes += (s.young_bytes + s.old_bytes) as u64;
+            st.entries += (s.young.len() + s.old.len()) as u64;
+        }
+        st
     }
 
     /// Runs `write` (a RocksDB write of data records; lookups go on meanwhile, fills are
@@ -425,6 +473,39 @@ mod tests {
         }
         let held = stripe_held(&lock(&c.stripes[0].0));
         assert!(held <= 4 * 1024, "{held}");
+        assert_eq!(
+            c.stats().bytes,
+            held as u64,
+            "the kept count is what is held"
+        );
+    }
+
+    #[test]
+    fn stats_count_lookups_and_what_is_held() {
+        let c = RecordCache::new(64 * 1024);
+        assert_eq!(c.stats().bytes_max, 64 * 1024);
+        for i in 0..2_000u32 {
+            let k = format!("key{i}").into_bytes();
+            c.write(|| Ok::<_, ()>(()), [(k, rec("0123456789"))], false)
+                .expect("write");
+        }
+        let st = c.stats();
+        assert_eq!((st.hits, st.misses), (0, 0));
+        assert_eq!(st.bytes, held(&c) as u64);
+        assert!(st.entries > 0 && st.entries < 2_000, "{st:?}");
+        // Every key is looked up once: the answered ones are hits, the evicted ones misses, and
+        // hits in the old half (moved to the young one) keep the byte count exact.
+        let hits = (0..2_000)
+            .filter(|i| hit(&c, &format!("key{i}")).is_some())
+            .count() as u64;
+        let st = c.stats();
+        assert_eq!((st.hits, st.misses), (hits, 2_000 - hits));
+        assert!(hits > 0 && hits < 2_000, "{hits}");
+        assert_eq!(st.bytes, held(&c) as u64);
+        assert!(st.bytes <= st.bytes_max, "{st:?}");
+        c.write(|| Ok::<_, ()>(()), [(b"x".to_vec(), rec("1"))], true)
+            .expect("write");
+        assert_eq!((c.stats().bytes, c.stats().entries), (0, 0));
     }
 
     #[test]

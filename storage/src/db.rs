@@ -15,7 +15,7 @@ use std::sync::{mpsc, Arc};
 
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, Options, DB};
 
-use crate::cache::RecordCache;
+use crate::cache::{RecordCache, RecordCacheStats};
 use crate::keys;
 use crate::StorageError;
 
@@ -257,6 +257,11 @@ impl Store {
             prop("rocksdb.estimate-num-keys"),
             prop("rocksdb.estimate-live-data-size") + prop("rocksdb.cur-size-all-mem-tables"),
         )
+    }
+
+    /// The record cache's hits, misses and size, for INFO.
+    pub fn record_cache_stats(&self) -> RecordCacheStats {
+        self.records.stats()
     }
 
     /// RocksDB's size figures summed over every column family (log, data, expiry, meta) of

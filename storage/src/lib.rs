@@ -24,6 +24,7 @@ mod state_machine;
 mod sub;
 pub mod types;
 
+pub use cache::RecordCacheStats;
 pub use codec::byte_strings;
 pub use db::{Identity, OpenError, Store, StoreOptions, StoreSizes, StoreStats};
 pub use kv::{

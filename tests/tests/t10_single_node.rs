@@ -420,6 +420,42 @@ fn scan_keys_dbsize_flush() {
     );
 }
 
+/// INFO stats counts the record cache's hits and misses: a written key is answered from it, an
+/// absent key misses once and is then known absent; what it holds stays within its bound.
+#[test]
+fn info_counts_record_cache_hits_and_misses() {
+    let node = Node::start_single();
+    let mut c = node.conn();
+    let stat = |c: &mut redis::Connection, field: &str| -> u64 {
+        let stats = tanli_tests::client::info(c, "stats").expect("INFO stats");
+        stats
+            .get(field)
+            .unwrap_or_else(|| panic!("INFO stats has no {field}: {stats:?}"))
+            .parse()
+            .expect("a count")
+    };
+    assert_eq!(stat(&mut c, "record_cache_bytes_max"), 64 << 20);
+    assert_eq!(query::<String>(&mut c, &["SET", "cached", "v"]), "OK");
+    let (hits, misses) = (
+        stat(&mut c, "record_cache_hits"),
+        stat(&mut c, "record_cache_misses"),
+    );
+    for _ in 0..2 {
+        assert_eq!(
+            query::<Option<String>>(&mut c, &["GET", "cached"]),
+            Some("v".into())
+        );
+        assert_eq!(query::<Option<String>>(&mut c, &["GET", "never:set"]), None);
+    }
+    // The node's own reads (none run here unprompted) could only add to the counts.
+    assert!(stat(&mut c, "record_cache_hits") >= hits + 3);
+    let missed = stat(&mut c, "record_cache_misses") - misses;
+    assert!((1..=2).contains(&missed), "missed {missed}");
+    let bytes = stat(&mut c, "record_cache_bytes");
+    assert!(bytes > 0 && bytes <= 64 << 20, "{bytes}");
+    assert!(stat(&mut c, "record_cache_entries") >= 2);
+}
+
 /// String editing commands: APPEND/STRLEN/GETRANGE (negative indexes)/SETRANGE (zero padding).
 #[test]
 fn append_strlen_getrange_setrange() {
