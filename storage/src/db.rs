@@ -39,8 +39,8 @@ impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
             flush_queue_max: 65_536,
-            block_cache_bytes: 256 << 20,
-            record_cache_bytes: 64 << 20,
+            block_cache_bytes: 192 << 20,
+            record_cache_bytes: 128 << 20,
             data_memtable_bytes: 8 << 20,
         }
     }

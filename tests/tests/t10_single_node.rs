@@ -434,7 +434,7 @@ fn info_counts_record_cache_hits_and_misses() {
             .parse()
             .expect("a count")
     };
-    assert_eq!(stat(&mut c, "record_cache_bytes_max"), 64 << 20);
+    assert_eq!(stat(&mut c, "record_cache_bytes_max"), 128 << 20);
     assert_eq!(query::<String>(&mut c, &["SET", "cached", "v"]), "OK");
     let (hits, misses) = (
         stat(&mut c, "record_cache_hits"),
@@ -452,7 +452,7 @@ fn info_counts_record_cache_hits_and_misses() {
     let missed = stat(&mut c, "record_cache_misses") - misses;
     assert!((1..=2).contains(&missed), "missed {missed}");
     let bytes = stat(&mut c, "record_cache_bytes");
-    assert!(bytes > 0 && bytes <= 64 << 20, "{bytes}");
+    assert!(bytes > 0 && bytes <= 128 << 20, "{bytes}");
     assert!(stat(&mut c, "record_cache_entries") >= 2);
 }
 
