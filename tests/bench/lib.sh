@@ -5,7 +5,10 @@
 # start the targets (redis, redis-fsync, tanli-1, the leader of tanli-3, the same with lease reads)
 # on free loopback ports,
 # run redis-benchmark and record its CSV, count error replies, print the summary table and stop
-# every process started here by its PID. `run_all` runs the whole benchmark.
+# every process started here by its PID. `run_all` runs the whole benchmark: every target runs
+# at once, and each pipeline depth's tests run against one target after another, so a drift of
+# the machine's speed (a busy neighbour) reaches every target of a row alike; with ROUNDS > 1 the
+# whole sequence repeats and the table shows each row's median.
 #
 # A script that sources it defines, before calling run_all:
 #   TEST_NAMES       the reported tests, in order (upper case)
@@ -124,7 +127,9 @@ ready_port() { # name
     echo "${addr##*:}"
 }
 
-declare -A OPS P50 P99 ERRORS
+# Per "<target>|<test>|<pipeline>": one figure per round, space-separated.
+declare -A OPS P50 P99
+declare -A ERRORS ERRORS_BEFORE PORTS ADMINS
 RAN=()
 
 # Error replies the server has sent so far: redis's INFO counter, or the sum of tanli's error
@@ -159,9 +164,9 @@ run_benchmark() { # target port pipeline redis-benchmark-args...
         [[ $test == test ]] && continue
         test=$(csv_test_name "$test")
         [[ -n $test ]] || continue
-        OPS["$target|$test|$pipeline"]=$rps
-        P50["$target|$test|$pipeline"]=$p50
-        P99["$target|$test|$pipeline"]=$p99
+        OPS["$target|$test|$pipeline"]+="$rps "
+        P50["$target|$test|$pipeline"]+="$p50 "
+        P99["$target|$test|$pipeline"]+="$p99 "
     done < <(tr -d '"' <"$WORK/bench.csv")
 }
 
@@ -169,25 +174,32 @@ accepts_writes() { # port
     [[ $(cli "$1" SET bench:ready 1) == OK ]] && cli "$1" DEL bench:ready >/dev/null
 }
 
-# Runs every test at every pipeline depth against one target.
-bench() { # target port [admin]
-    local target=$1 port=$2 admin=${3:-} pipeline before after
+# Readies a started target: waits until it accepts a write, checks each test's command once and
+# notes its error replies so far.
+prepare() { # target port [admin]
+    local target=$1 port=$2 admin=${3:-}
     RAN+=("$target")
+    PORTS[$target]=$port
+    ADMINS[$target]=$admin
     # A new cluster may still be settling (its map not yet naming the leader it elected): wait
     # until a write is accepted before checking each test's command once.
     wait_for "$target to accept writes" accepts_writes "$port"
     check_commands "$target" "$port"
-    before=$(error_replies "$port" "$admin")
-    for pipeline in $PIPELINES; do
-        echo "  $target -P $pipeline ..." >&2
-        bench_pipeline "$target" "$port" "$pipeline"
+    ERRORS_BEFORE[$target]=$(error_replies "$port" "$admin")
+}
+
+# Each target's error replies since `prepare`.
+count_errors() {
+    local target before after
+    for target in "${RAN[@]}"; do
+        before=${ERRORS_BEFORE[$target]}
+        after=$(error_replies "${PORTS[$target]}" "${ADMINS[$target]}")
+        if [[ $before == "?" || $after == "?" ]]; then
+            ERRORS[$target]="?"
+        else
+            ERRORS[$target]=$((after - before))
+        fi
     done
-    after=$(error_replies "$port" "$admin")
-    if [[ $before == "?" || $after == "?" ]]; then
-        ERRORS[$target]="?"
-    else
-        ERRORS[$target]=$((after - before))
-    fi
 }
 
 # A node's admin address from its ready line.
@@ -195,7 +207,7 @@ admin_addr() { # name
     ready_field "$1" admin
 }
 
-start_tanli_3() { # [extra node args...]; sets LEADER_PORT and LEADER_NAME
+start_tanli_3() { # [extra node args...]; sets LEADER_PORT and LEADER_NAME (nodes $T3_NAME-n1..3)
     # Node 1 bootstraps a cluster with one data shard (so one node leads every key, as the
     # non-cluster-mode benchmark needs); nodes 2 and 3 join it and receive replicas of every shard.
     # Every node binds port 0 and says where it listens in its ready line: a port probed free
@@ -205,24 +217,24 @@ start_tanli_3() { # [extra node args...]; sets LEADER_PORT and LEADER_NAME
     # GET -P 1 faster and GET -P 16 slower (the leader alone serves reads and is then held to
     # one core), so the default stays.
     local -a resp node_args=()
-    local id bus1
+    local id bus1 name=${T3_NAME:-tanli-3}
     [[ -z ${TANLI3_WORKER_THREADS:-} ]] || node_args=(--worker-threads "$TANLI3_WORKER_THREADS")
     node_args+=("$@")
-    start_tanli tanli-3-n1 --port 0 --cluster-port 0 --initial-shards 1 "${node_args[@]}"
-    resp[1]=$(ready_port tanli-3-n1)
-    bus1=$(ready_field tanli-3-n1 cluster)
+    start_tanli "$name-n1" --port 0 --cluster-port 0 --initial-shards 1 "${node_args[@]}"
+    resp[1]=$(ready_port "$name-n1")
+    bus1=$(ready_field "$name-n1" cluster)
     for id in 2 3; do
-        start_tanli "tanli-3-n$id" --port 0 --cluster-port 0 --join "$bus1" "${node_args[@]}"
+        start_tanli "$name-n$id" --port 0 --cluster-port 0 --join "$bus1" "${node_args[@]}"
     done
     for id in 2 3; do
-        resp[id]=$(ready_port "tanli-3-n$id")
+        resp[id]=$(ready_port "$name-n$id")
     done
     # Every node holds a replica of shard 1 once it lists the shard in INFO raft.
     hosts_shard1() { # port
         cli "$1" INFO raft | grep -q '^shard1_role:'
     }
     for id in 1 2 3; do
-        wait_for "tanli-3-n$id to hold a replica of shard 1" hosts_shard1 "${resp[id]}"
+        wait_for "$name-n$id to hold a replica of shard 1" hosts_shard1 "${resp[id]}"
     done
     LEADER_PORT=""
     LEADER_NAME=""
@@ -231,7 +243,7 @@ start_tanli_3() { # [extra node args...]; sets LEADER_PORT and LEADER_NAME
         for id in 1 2 3; do
             if is_leader "${resp[id]}" 2>/dev/null; then
                 LEADER_PORT=${resp[id]}
-                LEADER_NAME=tanli-3-n$id
+                LEADER_NAME=$name-n$id
             fi
         done
         if [[ -z $LEADER_PORT ]]; then
@@ -243,29 +255,42 @@ start_tanli_3() { # [extra node args...]; sets LEADER_PORT and LEADER_NAME
 
 load() { sed 's/.*load average/load average/' < <(uptime); }
 
+# The median of the numbers given (the lower middle one of an even count); "" for none.
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { if (NR) print v[int((NR + 1) / 2)] }'
+}
+
 ratio() { # tanli-ops redis-ops
     awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'
 }
 
 # The table of every target, test and pipeline depth, then each target's error replies.
 print_summary() {
-    local target test pipeline key vs_redis vs_fsync
+    local target test pipeline key vs_redis vs_fsync ops p50 p99 redis fsync
     echo
+    ((ROUNDS == 1)) || echo "each figure: the median of $ROUNDS rounds"
     printf "%-15s %-${TEST_WIDTH}s %8s %12s %8s %8s %12s %12s\n" \
         target test pipeline "ops/s" "p50 ms" "p99 ms" "tanli/redis" "tanli/fsync"
     for target in "${RAN[@]}"; do
         for test in "${TEST_NAMES[@]}"; do
             for pipeline in $PIPELINES; do
                 key="$target|$test|$pipeline"
+                # shellcheck disable=SC2086 # the figures are space-separated on purpose
+                {
+                    ops=$(median ${OPS[$key]:-})
+                    p50=$(median ${P50[$key]:-})
+                    p99=$(median ${P99[$key]:-})
+                    redis=$(median ${OPS[redis|$test|$pipeline]:-})
+                    fsync=$(median ${OPS[redis-fsync|$test|$pipeline]:-})
+                }
                 vs_redis="-"
                 vs_fsync="-"
                 if [[ $target == tanli* ]]; then
-                    vs_redis=$(ratio "${OPS[$key]:-0}" "${OPS[redis|$test|$pipeline]:-0}")
-                    vs_fsync=$(ratio "${OPS[$key]:-0}" "${OPS[redis-fsync|$test|$pipeline]:-0}")
+                    vs_redis=$(ratio "${ops:-0}" "${redis:-0}")
+                    vs_fsync=$(ratio "${ops:-0}" "${fsync:-0}")
                 fi
                 printf "%-15s %-${TEST_WIDTH}s %8s %12.0f %8s %8s %12s %12s\n" "$target" "$test" \
-                    "$pipeline" "${OPS[$key]:-0}" "${P50[$key]:--}" "${P99[$key]:--}" "$vs_redis" \
-                    "$vs_fsync"
+                    "$pipeline" "${ops:-0}" "${p50:--}" "${p99:--}" "$vs_redis" "$vs_fsync"
             done
         done
     done
@@ -275,52 +300,63 @@ print_summary() {
     done
 }
 
-# The whole benchmark: every target in $TARGETS in turn (each stopped before the next starts),
-# then the summary. Everything lives in one temp dir, removed on exit.
+# The whole benchmark: every target in $TARGETS is started (all run at once), then for each
+# round and pipeline depth each target runs that depth's tests in turn; then the summary.
+# Everything lives in one temp dir, removed on exit.
 run_all() {
-    local target port
+    local target round pipeline port
     WORK=$(mktemp -d -t tanli-bench-XXXXXX)
     trap cleanup EXIT
     trap 'exit 130' INT TERM
+    [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || { echo "error: ROUNDS must be a positive number" >&2; exit 1; }
 
-    echo "redis-benchmark -c $CLIENTS -n $REQUESTS -r $KEYSPACE -d $VALUE_SIZE, tests: ${TEST_NAMES[*]}, pipelines: $PIPELINES" >&2
+    echo "redis-benchmark -c $CLIENTS -n $REQUESTS -r $KEYSPACE -d $VALUE_SIZE, tests: ${TEST_NAMES[*]}, pipelines: $PIPELINES, rounds: $ROUNDS" >&2
     echo "$(nproc) cpus, before: $(load)" >&2
 
     for target in $TARGETS; do
         case $target in
             redis)
-                echo "redis (appendonly no)" >&2
+                echo "starting redis (appendonly no)" >&2
                 free_port
                 start_redis redis "$PORT" --appendonly no
-                bench redis "$PORT"
+                prepare redis "$PORT"
                 ;;
             redis-fsync)
-                echo "redis (appendonly yes, appendfsync always)" >&2
+                echo "starting redis (appendonly yes, appendfsync always)" >&2
                 free_port
                 start_redis redis-fsync "$PORT" --appendonly yes --appendfsync always
-                bench redis-fsync "$PORT"
+                prepare redis-fsync "$PORT"
                 ;;
             tanli-1)
-                echo "tanli, 1 node" >&2
+                echo "starting tanli, 1 node" >&2
                 start_tanli tanli-1 --port 0 --cluster-port 0
                 port=$(ready_port tanli-1)
                 wait_for "tanli-1 to lead its shard" is_leader "$port"
-                bench tanli-1 "$port" "$(admin_addr tanli-1)"
+                prepare tanli-1 "$port" "$(admin_addr tanli-1)"
                 ;;
             tanli-3)
-                echo "tanli, 3 nodes (against the leader)" >&2
-                start_tanli_3
-                bench tanli-3-leader "$LEADER_PORT" "$(admin_addr "$LEADER_NAME")"
+                echo "starting tanli, 3 nodes (benchmarked against the leader)" >&2
+                T3_NAME=tanli-3 start_tanli_3
+                prepare tanli-3-leader "$LEADER_PORT" "$(admin_addr "$LEADER_NAME")"
                 ;;
             tanli-3-lease)
-                echo "tanli, 3 nodes with lease reads (against the leader)" >&2
-                start_tanli_3 --read-policy lease
-                bench tanli-3-lease "$LEADER_PORT" "$(admin_addr "$LEADER_NAME")"
+                echo "starting tanli, 3 nodes with lease reads (benchmarked against the leader)" >&2
+                T3_NAME=tanli-3-lease start_tanli_3 --read-policy lease
+                prepare tanli-3-lease "$LEADER_PORT" "$(admin_addr "$LEADER_NAME")"
                 ;;
             *) echo "error: unknown target '$target' (redis, redis-fsync, tanli-1, tanli-3, tanli-3-lease)" >&2; exit 1 ;;
         esac
-        stop_all
     done
+    for round in $(seq "$ROUNDS"); do
+        for pipeline in $PIPELINES; do
+            for target in "${RAN[@]}"; do
+                echo "  round $round: $target -P $pipeline ..." >&2
+                bench_pipeline "$target" "${PORTS[$target]}" "$pipeline"
+            done
+        done
+    done
+    count_errors
+    stop_all
     echo "after: $(load)" >&2
 
     print_summary

@@ -33,6 +33,9 @@
 #   REQUESTS (50000) CLIENTS (50) KEYSPACE (100000) VALUE_SIZE (100) PIPELINES ("1 16")
 #   TESTS ("lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,lrange_100"; any of those)
 #   TARGETS ("redis redis-fsync tanli-1 tanli-3 tanli-3-lease"; ratios need both redis targets)
+#   ROUNDS (1)        the whole sequence runs ROUNDS times; the table shows each row's median
+# Every target runs at once; each pipeline depth's tests run against one target after another,
+# so the machine's drift in speed (a busy neighbour) reaches a row's targets alike.
 # Everything listens on loopback on free ports and lives in one temp dir, removed on exit; every
 # process started here is stopped by its PID on exit (also on error or Ctrl-C). The machine's
 # load average is printed before and after, since numbers from a busy machine mean little.
@@ -43,6 +46,7 @@ CLIENTS=${CLIENTS:-50}
 KEYSPACE=${KEYSPACE:-100000}
 VALUE_SIZE=${VALUE_SIZE:-100}
 PIPELINES=${PIPELINES:-"1 16"}
+ROUNDS=${ROUNDS:-1}
 TESTS=${TESTS:-"lpush,rpush,lpop,rpop,sadd,hset,spop,zadd,lrange_100"}
 TARGETS=${TARGETS:-"redis redis-fsync tanli-1 tanli-3 tanli-3-lease"}
 
