@@ -194,6 +194,7 @@ pub async fn check_reads(
         topo,
         steps: steps.into_iter(),
         shards,
+        now_ms: None,
     }
 }
 
@@ -204,6 +205,10 @@ pub struct CheckedReads {
     /// Each shard the reads run on, once, and how its check ended (`Ok` for a stale read, which
     /// needs none). Steps name it by index: no reference per read.
     shards: Vec<(Arc<Shard>, Result<(), ShardError>)>,
+    /// The wall clock the reads judge expiry by, read once for the group (after its checks,
+    /// at its first read): the group's reads are answered as of one instant, and the clock is
+    /// not read per read.
+    now_ms: Option<u64>,
 }
 
 enum Step {
@@ -240,7 +245,7 @@ impl Iterator for CheckedReads {
                 // Checked, or a stale read that needs no check.
                 (shard, Ok(())) => {
                     let ctx = ReadCtx {
-                        now_ms: now_ms(),
+                        now_ms: *self.now_ms.get_or_insert_with(now_ms),
                         random: rand::random(),
                     };
                     execute_on(shard, &cmd, &ctx)

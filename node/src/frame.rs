@@ -89,13 +89,38 @@ fn header_line(buf: &[u8], from: usize, what: &str) -> Result<Option<(i64, usize
             if buf[from + i + 1] != b'\n' {
                 return Err(invalid(format!("invalid {what} length")));
             }
-            let n = std::str::from_utf8(&window[..i])
-                .ok()
-                .and_then(|s| s.parse::<i64>().ok())
-                .ok_or_else(|| invalid(format!("invalid {what} length")))?;
+            let n =
+                parse_len(&window[..i]).ok_or_else(|| invalid(format!("invalid {what} length")))?;
             Ok(Some((n, from + i + 2)))
         }
     }
+}
+
+/// A header's decimal length, as `i64::from_str` reads it (an optional sign, then at least one
+/// digit); `None` for anything else or on overflow.
+fn parse_len(text: &[u8]) -> Option<i64> {
+    let (negative, digits) = match text {
+        [b'-', rest @ ..] => (true, rest),
+        [b'+', rest @ ..] => (false, rest),
+        _ => (false, text),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut n: i64 = 0;
+    for &d in digits {
+        if !d.is_ascii_digit() {
+            return None;
+        }
+        let d = i64::from(d - b'0');
+        n = n.checked_mul(10)?;
+        n = if negative {
+            n.checked_sub(d)?
+        } else {
+            n.checked_add(d)?
+        };
+    }
+    Some(n)
 }
 
 impl RequestDecoder {
@@ -255,6 +280,51 @@ impl RequestDecoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn std_parse(t: &[u8]) -> Option<i64> {
+        std::str::from_utf8(t).ok()?.parse::<i64>().ok()
+    }
+
+    /// The header parser reads exactly what `i64::from_str` reads.
+    #[test]
+    fn lengths_parse_as_from_str_does() {
+        let cases: [&[u8]; 16] = [
+            b"0",
+            b"3",
+            b"-1",
+            b"+5",
+            b"",
+            b"-",
+            b"+",
+            b"1a",
+            b" 1",
+            b"--1",
+            b"007",
+            b"9223372036854775807",
+            b"9223372036854775808",
+            b"-9223372036854775808",
+            b"-9223372036854775809",
+            b"\xff1",
+        ];
+        for t in cases {
+            assert_eq!(
+                parse_len(t),
+                std_parse(t),
+                "{:?}",
+                String::from_utf8_lossy(t)
+            );
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_header_parses_as_from_str_does(t in proptest::collection::vec(
+            proptest::prop_oneof![proptest::num::u8::ANY, b'0'..=b'9', proptest::strategy::Just(b'-')],
+            0..22,
+        )) {
+            proptest::prop_assert_eq!(parse_len(&t), std_parse(&t));
+        }
+    }
 
     fn dec() -> RequestDecoder {
         RequestDecoder::new(RequestLimits {
