@@ -1,9 +1,10 @@
 //! Routing: the one place that decides which hosted shard serves a command's keys, and how a
 //! shard's refusal becomes a Redis Cluster redirect.
 //!
-//! The decision itself is `tanli_router::route` over the published topology's map (so the node,
-//! the client crate and tanlictl cannot disagree); this module turns it into a hosted shard or
-//! the error the client gets. Keys in different slots are `-CROSSSLOT`, as in Redis Cluster.
+//! Slots are `tanli_router::slot_of` and the slot's shard is the published map's, so the node,
+//! the client crate and tanlictl cannot disagree. A shard hosted here is served or refused by
+//! its Raft state; for any other, `tanli_router::route` over the map names the redirect. Keys in
+//! different slots are `-CROSSSLOT`, as in Redis Cluster. A read computes its slot once here.
 
 use std::sync::Arc;
 

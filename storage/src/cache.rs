@@ -31,6 +31,9 @@
 //! The generation and the count of writes under way are shared by every stripe (atomics); a
 //! fill checks them under its stripe's lock, and a write changes them before its RocksDB write
 //! and again after it has stored its keys, so the argument above holds stripe by stripe.
+//!
+//! Each stripe counts its hits, misses and bytes under its own lock, so a read adds no shared
+//! counter; [`RecordCache::stats`] sums them for `INFO stats`.
 
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
