@@ -129,7 +129,7 @@ ready_port() { # name
 
 # Per "<target>|<test>|<pipeline>": one figure per round, space-separated.
 declare -A OPS P50 P99
-declare -A ERRORS ERRORS_BEFORE PORTS ADMINS
+declare -A ERRORS ERRORS_BEFORE PORTS ADMINS TERMS
 RAN=()
 
 # Error replies the server has sent so far: redis's INFO counter, or the sum of tanli's error
@@ -186,6 +186,29 @@ prepare() { # target port [admin]
     wait_for "$target to accept writes" accepts_writes "$port"
     check_commands "$target" "$port"
     ERRORS_BEFORE[$target]=$(error_replies "$port" "$admin")
+    TERMS[$target]=$(leader_term "$target")
+    [[ -n ${TERMS[$target]} ]] || { echo "error: $target's node does not lead shard 1" >&2; exit 1; }
+}
+
+# A tanli target's shard-1 term while the benchmarked node leads it ("" if it does not lead;
+# "redis" for redis).
+leader_term() { # target
+    [[ $1 == tanli* ]] || { echo redis; return; }
+    cli "${PORTS[$1]}" INFO raft | tr -d '\r' |
+        awk -F: '$1 == "shard1_role" { lead = ($2 == "leader") } $1 == "shard1_term" { t = $2 }
+                 END { if (lead) print t }'
+}
+
+# Stops the run if a tanli target's node no longer leads in the term it led in: its replies
+# would then be MOVED redirects, which redis-benchmark counts as answers and tanli's error
+# counters do not count.
+check_leader() { # target
+    local now
+    now=$(leader_term "$1")
+    if [[ $now != "${TERMS[$1]}" ]]; then
+        echo "error: $1's node led shard 1 in term ${TERMS[$1]} and now: '${now}' (leadership moved during the run)" >&2
+        exit 1
+    fi
 }
 
 # Each target's error replies since `prepare`.
@@ -352,6 +375,7 @@ run_all() {
             for target in "${RAN[@]}"; do
                 echo "  round $round: $target -P $pipeline ..." >&2
                 bench_pipeline "$target" "${PORTS[$target]}" "$pipeline"
+                check_leader "$target"
             done
         done
     done
