@@ -382,10 +382,10 @@ impl Config {
             rpc_connect_timeout_ms: limit!(rpc_connect_timeout_ms, 1000),
             rpc_inflight_max: limit!(rpc_inflight_max, 1024),
             proposal_queue_max: limit!(proposal_queue_max, 16_384),
-            // 320 MiB in all. The record cache gets the larger share than RocksDB's default split
-            // would suggest: a point read it answers costs a hash lookup, one that falls through to
-            // the block cache several microseconds more (issue 7's note: with 23% of GETs
-            // missing a 64 MiB record cache, GET `-P 16` lost a third of its throughput).
+            // 320 MiB in all, of which the record cache now has 128 (it had 64): a point read it
+            // answers costs one hash lookup, one that falls through to the block cache several
+            // microseconds more (issue 7's note: with 23% of GETs missing a 64 MiB record
+            // cache, GET `-P 16` lost a third of its throughput).
             block_cache_bytes: limit!(block_cache_bytes, 192 << 20),
             record_cache_bytes: limit!(record_cache_bytes, 128 << 20),
             data_memtable_bytes: limit!(data_memtable_bytes, 8 << 20),
