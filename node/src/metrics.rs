@@ -9,7 +9,6 @@
 //! Every label value is bounded: a command name is one of the command table's or `unknown`, a
 //! shard is one hosted here, a shed reason is one of [`ShedReason`].
 
-use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Mutex, OnceLock};
 use std::time::Instant;
@@ -22,14 +21,12 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use crate::cmd::table::table;
+use crate::cmd::table::{position, table};
 use crate::reply::Reply;
 use crate::server::Node;
 
 /// The label of a command the table does not know.
 pub const UNKNOWN_COMMAND: &str = "unknown";
-/// Longest command name looked up; longer ones are unknown (the table's longest is 15).
-const COMMAND_NAME_BYTES_MAX: usize = 32;
 /// Latency buckets: 50 µs doubling 19 times, to about 13 s.
 const LATENCY_BUCKET_START_S: f64 = 50e-6;
 const LATENCY_BUCKET_COUNT: u16 = 19;
@@ -454,25 +451,7 @@ fn is_redirect(error: &str) -> bool {
 /// The command-table index of a command whose first word is `name`; the table's length for an
 /// unknown command.
 pub fn command_index(name: &[u8]) -> usize {
-    // Fixed names: a fast hash with a fixed seed serves (lookups never insert).
-    static INDEX: OnceLock<HashMap<&'static [u8], usize, foldhash::fast::FixedState>> =
-        OnceLock::new();
-    let index = INDEX.get_or_init(|| {
-        table()
-            .iter()
-            .copied()
-            .enumerate()
-            .map(|(i, s)| (s.name.as_bytes(), i))
-            .collect()
-    });
-    let mut buf = [0u8; COMMAND_NAME_BYTES_MAX];
-    let Some(lower) = buf.get_mut(..name.len()) else {
-        return table().len();
-    };
-    for (l, b) in lower.iter_mut().zip(name) {
-        *l = b.to_ascii_lowercase();
-    }
-    index.get(&*lower).copied().unwrap_or(table().len())
+    position(name).unwrap_or(table().len())
 }
 
 /// The name of command-table index `index` ([`UNKNOWN_COMMAND`] past the table).
@@ -509,7 +488,7 @@ mod tests {
             .map(|s| s.name.len())
             .max()
             .unwrap_or(0);
-        assert!(longest <= COMMAND_NAME_BYTES_MAX);
+        assert!(longest <= crate::cmd::table::NAME_BYTES_MAX);
     }
 
     #[test]

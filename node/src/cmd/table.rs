@@ -352,22 +352,37 @@ pub fn table() -> &'static [&'static Spec] {
     })
 }
 
-/// Command names (lowercase bytes) to their table rows. The names are fixed, so a fast hash with
-/// a fixed seed serves (a lookup never inserts what a client sent).
-type NameMap<V> = HashMap<&'static [u8], V, foldhash::fast::FixedState>;
+/// The longest command name a lookup lowercases (longer names are no command).
+pub const NAME_BYTES_MAX: usize = 32;
 
-fn index() -> &'static NameMap<&'static Spec> {
-    static INDEX: OnceLock<NameMap<&'static Spec>> = OnceLock::new();
-    INDEX.get_or_init(|| table().iter().map(|s| (s.name.as_bytes(), *s)).collect())
+/// Command names (lowercase bytes) to their positions in [`table`]. The names are fixed, so a
+/// fast hash with a fixed seed serves (a lookup never inserts what a client sent).
+type NameMap = HashMap<&'static [u8], usize, foldhash::fast::FixedState>;
+
+fn index() -> &'static NameMap {
+    static INDEX: OnceLock<NameMap> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        table()
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.as_bytes(), i))
+            .collect()
+    })
 }
 
-/// Looks a top-level command up by name, any case.
-pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
-    let mut buf = [0u8; 32];
+/// The position in [`table`] of the top-level command `name`, any case (also the command's
+/// metrics index).
+pub fn position(name: &[u8]) -> Option<usize> {
+    let mut buf = [0u8; NAME_BYTES_MAX];
     let lower = buf.get_mut(..name.len())?;
     lower.copy_from_slice(name);
     lower.make_ascii_lowercase();
     index().get(&*lower).copied()
+}
+
+/// Looks a top-level command up by name, any case.
+pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
+    position(name).map(|i| table()[i])
 }
 
 /// Looks up `name` or `container|sub`, as COMMAND INFO / DOCS accept.
