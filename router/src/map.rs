@@ -15,6 +15,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -181,8 +182,10 @@ pub struct ClusterMap {
     /// Sorted by `start`, tiling `0..SLOT_COUNT`, adjacent ranges of one shard merged.
     ranges: Vec<SlotRange>,
     shards: BTreeMap<ShardId, ShardInfo>,
-    /// `slot_table[slot]` is the owner of `slot`: routing is one index, no search.
-    slot_table: Box<[ShardId]>,
+    /// `slot_table[slot]` is the owner of `slot`: routing is one index, no search. Shared by
+    /// clones, which only change hints and addresses: the node copies the map each control round
+    /// to lay its routing hints over it.
+    slot_table: Arc<[ShardId]>,
 }
 
 impl TryFrom<MapParts> for ClusterMap {
@@ -284,7 +287,7 @@ impl ClusterMap {
             .iter()
             .zip(0..SLOT_COUNT)
             .map(|(cell, slot)| cell.ok_or(MapError::SlotUnowned { slot }))
-            .collect::<Result<Box<[ShardId]>, MapError>>()?;
+            .collect::<Result<Arc<[ShardId]>, MapError>>()?;
         let ranges = ranges_of_table(&slot_table);
         Ok(ClusterMap {
             epoch,

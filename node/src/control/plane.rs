@@ -38,6 +38,10 @@ pub struct Control {
     pub topo: watch::Sender<Arc<Topology>>,
     pub gossip: Gossip,
     fetched: Mutex<Option<Arc<ClusterMap>>>,
+    /// The map last decoded from the local meta state, with its encoded bytes. Each round reads
+    /// the state; only a changed map is decoded again (decoding validates it and builds its
+    /// slot table, which an idle node would otherwise redo ten times a second).
+    decoded: Mutex<Option<(Vec<u8>, Arc<ClusterMap>)>>,
     /// Shards with a membership step or removal check running; the driver's round is `u64::MAX`.
     busy: Mutex<BTreeSet<u64>>,
     last_fetch: Mutex<Option<Instant>>,
@@ -77,6 +81,7 @@ impl Control {
             topo,
             gossip,
             fetched: Mutex::new(None),
+            decoded: Mutex::new(None),
             busy: Mutex::new(BTreeSet::new()),
             last_fetch: Mutex::new(None),
             last_addr_fix: Mutex::new(None),
@@ -110,6 +115,19 @@ impl Control {
                 None
             }
         }
+    }
+
+    /// The cluster map in `state`, decoded once per change of its bytes; `None` if it is invalid.
+    fn decode_local(&self, state: MetaState) -> Option<Arc<ClusterMap>> {
+        let mut decoded = self.decoded.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((bytes, map)) = decoded.as_ref() {
+            if *bytes == state.map {
+                return Some(map.clone());
+            }
+        }
+        let map = Arc::new(state.map().ok()?);
+        *decoded = Some((state.map, map.clone()));
+        Some(map)
     }
 
     /// The placement record this node's meta replica has applied (default before any).
@@ -160,7 +178,7 @@ impl Control {
             .as_ref()
             .map(|s| s.initial_peers.iter().copied().collect())
             .unwrap_or_default();
-        let local_map = local.and_then(|s| s.map().ok()).map(Arc::new);
+        let local_map = local.and_then(|s| self.decode_local(s));
         let fetched = self
             .fetched
             .lock()
