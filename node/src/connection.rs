@@ -356,7 +356,7 @@ fn accept(
 ) {
     let timer = node.metrics.command(&args[0], now);
     client.touch(timer.index, now);
-    let parsed = cmd::parse(&args);
+    let parsed = cmd::parse_indexed(timer.index, &args);
     let groups = session.authed && !session.tx.in_multi() && !session.asking;
     match parsed {
         Ok(Command::Read(r)) if groups => match reads.admit(node, client) {

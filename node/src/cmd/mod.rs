@@ -80,6 +80,13 @@ pub fn parse(args: &[Bytes]) -> Result<Command, Reply> {
     table::parse(args)
 }
 
+/// [`parse`] of `args` whose name the caller has already looked up: `index` is
+/// `crate::metrics::command_index(&args[0])` (the table's length for an unknown name). Saves
+/// hashing the name a second time per request.
+pub fn parse_indexed(index: usize, args: &[Bytes]) -> Result<Command, Reply> {
+    table::parse_at(Some(index).filter(|i| *i < table::table().len()), args)
+}
+
 /// The checks Redis makes before a command runs: a known command (and subcommand) with a valid
 /// arity. A line that passes them but fails [`parse`] fails in the command itself (inside MULTI
 /// it is queued, and EXEC answers its error).

@@ -395,16 +395,28 @@ fn lookup_full(name: &[u8]) -> Option<&'static Spec> {
 
 /// Lookup, arity check and dispatch to the family parser.
 pub(super) fn parse(args: &[Bytes]) -> Result<Command, Reply> {
-    let (spec, tail) = resolve(args)?;
+    parse_at(args.first().and_then(|name| position(name)), args)
+}
+
+/// [`parse`] of `args` whose name's [`position`] is already known to be `top`.
+pub(super) fn parse_at(top: Option<usize>, args: &[Bytes]) -> Result<Command, Reply> {
+    let (spec, tail) = resolve_at(top, args)?;
     (spec.parse)(&mut Args::new(spec.name, tail))
 }
 
 /// Lookup and arity check: the command's row and the arguments its parser reads.
 pub(super) fn resolve(args: &[Bytes]) -> Result<(&'static Spec, &[Bytes]), Reply> {
+    resolve_at(args.first().and_then(|name| position(name)), args)
+}
+
+/// [`resolve`] of `args` whose name's [`position`] is `top`.
+fn resolve_at(top: Option<usize>, args: &[Bytes]) -> Result<(&'static Spec, &[Bytes]), Reply> {
     let Some((name, rest)) = args.split_first() else {
         return Err(unknown_command(b"", &[]));
     };
-    let top = lookup(name).ok_or_else(|| unknown_command(name, rest))?;
+    let top = top
+        .and_then(|i| table().get(i).copied())
+        .ok_or_else(|| unknown_command(name, rest))?;
     let (spec, tail) = match rest.split_first() {
         Some((sub, tail)) if !top.subcommands.is_empty() => {
             let spec = top

@@ -284,3 +284,29 @@ fn command_info_encodes_for_both_protocols() {
                  ~2\r\n+@fast\r\n+@connection\r\n~0\r\n~0\r\n~0\r\n";
     assert_eq!(String::from_utf8_lossy(&resp3), want3);
 }
+
+#[test]
+fn parsing_with_the_metrics_index_answers_as_parsing_by_name() {
+    let mut lines: Vec<Vec<String>> = table()
+        .iter()
+        .flat_map(|s| {
+            [
+                vec![s.name.to_string(), "k".into(), "1".into()],
+                vec![s.name.to_uppercase(), "k".into()],
+                vec![s.name.to_string()],
+            ]
+        })
+        .collect();
+    lines.push(vec!["nosuchcommand".into(), "k".into()]);
+    lines.push(vec!["x".repeat(NAME_BYTES_MAX + 1)]);
+    lines.push(vec!["CLIENT".into(), "NOSUCHSUB".into()]);
+    for line in lines {
+        let args: Vec<Bytes> = line.iter().map(|a| Bytes::from(a.clone())).collect();
+        let index = crate::metrics::command_index(&args[0]);
+        assert_eq!(
+            crate::cmd::parse_indexed(index, &args),
+            parse(&args),
+            "{line:?}"
+        );
+    }
+}
