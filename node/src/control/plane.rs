@@ -552,7 +552,7 @@ impl Control {
             return;
         }
         // Plan against the authoritative map this leader has applied, not a fetched one.
-        let Some(authoritative) = self.local_meta().and_then(|s| s.map().ok()) else {
+        let Some(authoritative) = self.local_meta().and_then(|s| self.decode_local(s)) else {
             self.release(u64::MAX);
             return;
         };
