@@ -44,9 +44,9 @@ use hashbrown::HashTable;
 use crate::kv::{Kind, Record};
 
 /// What a lookup found.
-pub(crate) enum Lookup {
-    /// The key's current record (`None`: the key is absent).
-    Hit(Option<Record>),
+pub(crate) enum Lookup<T = Option<Record>> {
+    /// The key's current record, or what the caller took of it (`None`: the key is absent).
+    Hit(T),
     /// Not cached; pass the generation to [`RecordCache::fill`] with what RocksDB returned.
     Miss(u64),
 }
@@ -142,23 +142,43 @@ impl Entry {
         self.hash() == hash && self.key() == key
     }
 
-    /// The cached record (`Some(None)`: the key is absent); `None` if the kind byte is not one
-    /// this build knows, which [`Entry::new`] never writes.
-    fn value(&self) -> Option<Option<Record>> {
+    /// The cached record, borrowed (`Some(None)`: the key is absent); `None` if the kind byte is
+    /// not one this build knows, which [`Entry::new`] never writes.
+    fn view(&self) -> Option<Option<View<'_>>> {
         let flags = self.0[FLAGS];
         if flags & PRESENT == 0 {
             return Some(None);
         }
-        Some(Some(Record {
+        Some(Some(View {
             kind: Kind::from_byte(self.0[KIND])?,
             expire_at_ms: (flags & EXPIRES != 0).then(|| self.word(16)),
-            data: self.0[self.key_end()..].to_vec(),
+            data: &self.0[self.key_end()..],
             stamp: self.word(8),
         }))
     }
 
     fn cost(&self) -> usize {
         self.0.len() + ENTRY_OVERHEAD
+    }
+}
+
+/// A cached record, borrowed from its entry: a caller that needs only part of it (a write needs
+/// the old record's expiry and collection instance, not its value) copies only that.
+pub(crate) struct View<'a> {
+    pub kind: Kind,
+    pub expire_at_ms: Option<u64>,
+    pub data: &'a [u8],
+    pub stamp: u64,
+}
+
+impl View<'_> {
+    pub fn to_record(&self) -> Record {
+        Record {
+            kind: self.kind,
+            expire_at_ms: self.expire_at_ms,
+            data: self.data.to_vec(),
+            stamp: self.stamp,
+        }
     }
 }
 
@@ -256,14 +276,25 @@ impl RecordCache {
     }
 
     pub(crate) fn get(&self, key: &[u8]) -> Lookup {
+        self.get_with(key, |v| v.to_record())
+    }
+
+    /// [`RecordCache::get`] of only what `take` copies out of the cached record.
+    pub(crate) fn get_with<T>(
+        &self,
+        key: &[u8],
+        take: impl FnOnce(View<'_>) -> T,
+    ) -> Lookup<Option<T>> {
         let (hash, mut stripe) = self.stripe(key);
         if let Some(e) = stripe.young.find(hash, |e| e.is(hash, key)) {
-            if let Some(value) = e.value() {
+            if let Some(view) = e.view() {
+                let value = view.map(take);
                 stripe.hits += 1;
                 return Lookup::Hit(value);
             }
         } else if let Some(e) = stripe.take_old(hash, key) {
-            if let Some(value) = e.value() {
+            if let Some(view) = e.view() {
+                let value = view.map(take);
                 stripe.insert(e, self.half_bytes_max);
                 stripe.hits += 1;
                 return Lookup::Hit(value);
@@ -432,14 +463,17 @@ mod tests {
                     };
                     let e = Entry::new(42, key, Some(&record));
                     assert!(e.is(42, key) && !e.is(41, key) && !e.is(42, b"other"));
-                    assert_eq!(e.value(), Some(Some(record)));
+                    assert_eq!(
+                        e.view().map(|v| v.map(|v| v.to_record())),
+                        Some(Some(record))
+                    );
                     assert_eq!(e.cost(), HEAD + key.len() + data.len() + ENTRY_OVERHEAD);
                 }
             }
         }
         let absent = Entry::new(7, b"gone", None);
         assert_eq!((absent.hash(), absent.key()), (7, &b"gone"[..]));
-        assert_eq!(absent.value(), Some(None));
+        assert!(matches!(absent.view(), Some(None)));
     }
 
     /// Bytes the cache holds, charged as [`Entry::cost`].

@@ -22,7 +22,7 @@ use crate::codec;
 use crate::db::{db_err, io_err, Store};
 use crate::dedup::{self, DedupPolicy, MetaRw, RequestId, Seen};
 use crate::keys::{self, ShardMeta};
-use crate::kv::{Applier, Entries, KvRead, KvWrite, MemberRange, Record, Sub};
+use crate::kv::{Applier, CollMeta, Entries, Kind, KvRead, KvWrite, MemberRange, Record, Sub};
 use crate::snapshot::{self, SnapshotBuilder};
 use crate::sub::{self, SubOverlay};
 use crate::types::{
@@ -220,6 +220,26 @@ impl RaftStateMachine<TypeConfig> for StateMachine {
     }
 }
 
+/// What writing over or deleting a record needs of the old one: its expiry (to take it out of the
+/// expiry index) and, for a collection, its kind and instance (to drop its elements).
+struct Was {
+    expire_at_ms: Option<u64>,
+    coll: Option<(Kind, CollMeta)>,
+}
+
+impl Was {
+    fn of(kind: Kind, expire_at_ms: Option<u64>, data: &[u8]) -> Was {
+        Was {
+            expire_at_ms,
+            // As `Record::coll_meta`: a string has none, nor has unreadable metadata.
+            coll: match kind {
+                Kind::String => None,
+                _ => CollMeta::decode(data).map(|m| (kind, m)),
+            },
+        }
+    }
+}
+
 /// The writes of one apply group, readable before they are written.
 struct Txn<'a> {
     /// What RocksDB holds for hot keys, read before RocksDB itself.
@@ -269,20 +289,42 @@ impl Txn<'_> {
         }
     }
 
+    /// What writing over or deleting the record at `data_key` needs of it ([`Was`]); read like
+    /// [`Txn::current`], but a cached record's value is not copied.
+    fn current_was(&self, data_key: &[u8]) -> Result<Option<Was>, StorageError> {
+        if let Some(r) = self.overlay.get(data_key) {
+            return Ok(r.as_ref().map(|r| Was::of(r.kind, r.expire_at_ms, &r.data)));
+        }
+        if self.cleared {
+            return Ok(None);
+        }
+        if let Lookup::Hit(w) = self
+            .records
+            .get_with(data_key, |v| Was::of(v.kind, v.expire_at_ms, v.data))
+        {
+            return Ok(w);
+        }
+        match self.db.get_cf(&self.data, data_key).map_err(db_err)? {
+            None => Ok(None),
+            Some(b) => {
+                codec::decode_record(&b).map(|r| Some(Was::of(r.kind, r.expire_at_ms, &r.data)))
+            }
+        }
+    }
+
     /// Drops the sub entries of the collection instance `old` held, unless `new` is the same
     /// instance (same kind and version).
     fn drop_instance(
         &mut self,
         key: &[u8],
-        old: &Option<Record>,
+        old: &Option<Was>,
         new: Option<&Record>,
     ) -> Result<(), StorageError> {
-        let Some(meta) = old.as_ref().and_then(Record::coll_meta) else {
+        let Some((old_kind, meta)) = old.as_ref().and_then(|w| w.coll) else {
             return Ok(());
         };
         let same = new.is_some_and(|n| {
-            n.kind == old.as_ref().map_or(n.kind, |o| o.kind)
-                && n.coll_meta().is_some_and(|m| m.version == meta.version)
+            n.kind == old_kind && n.coll_meta().is_some_and(|m| m.version == meta.version)
         });
         if same {
             return Ok(());
@@ -315,12 +357,7 @@ impl Txn<'_> {
     }
 
     /// Deletes the record `old` at `key` (data key `dk`), if any; not its elements.
-    fn remove(
-        &mut self,
-        key: &[u8],
-        dk: Vec<u8>,
-        old: Option<Record>,
-    ) -> Result<bool, StorageError> {
+    fn remove(&mut self, key: &[u8], dk: Vec<u8>, old: Option<Was>) -> Result<bool, StorageError> {
         if old.is_none() {
             return Ok(false);
         }
@@ -331,7 +368,7 @@ impl Txn<'_> {
         Ok(true)
     }
 
-    fn unindex(&mut self, key: &[u8], old: &Option<Record>) {
+    fn unindex(&mut self, key: &[u8], old: &Option<Was>) {
         if let Some(at) = old.as_ref().and_then(|r| r.expire_at_ms) {
             self.batch
                 .delete_cf(&self.expiry, keys::expiry(self.shard, at, key));
@@ -372,7 +409,7 @@ impl KvRead for Txn<'_> {
 impl KvWrite for Txn<'_> {
     fn put(&mut self, key: &[u8], mut record: Record) -> Result<(), StorageError> {
         let dk = keys::data(self.shard, key);
-        let old = self.current(&dk)?;
+        let old = self.current_was(&dk)?;
         self.drop_instance(key, &old, Some(&record))?;
         record.stamp = self.log_index.saturating_add(1);
         self.unindex(key, &old);
@@ -392,14 +429,14 @@ impl KvWrite for Txn<'_> {
 
     fn delete(&mut self, key: &[u8]) -> Result<bool, StorageError> {
         let dk = keys::data(self.shard, key);
-        let old = self.current(&dk)?;
+        let old = self.current_was(&dk)?;
         self.drop_instance(key, &old, None)?;
         self.remove(key, dk, old)
     }
 
     fn detach(&mut self, key: &[u8]) -> Result<bool, StorageError> {
         let dk = keys::data(self.shard, key);
-        let old = self.current(&dk)?;
+        let old = self.current_was(&dk)?;
         self.remove(key, dk, old)
     }
 

@@ -44,6 +44,7 @@ fn members(kv: &dyn KvRead, key: &[u8]) -> Result<String, StorageError> {
 }
 
 /// Commands: `add KEY M...` (a set: adds members, replies with all members), `del KEY`,
+/// `str KEY V` (a string written over whatever the key holds), `ver KEY` (the set's version),
 /// `rename FROM TO` (the record moves, its elements stay), `rev KEY N` (the last N members,
 /// descending), `has KEY M`.
 struct Sets {
@@ -71,6 +72,11 @@ impl Applier for Sets {
                 members(kv, key)?
             }
             "del" => kv.delete(key)?.to_string(),
+            "str" => {
+                kv.put(key, Record::string(words[2].as_bytes().to_vec()))?;
+                "OK".into()
+            }
+            "ver" => meta_of(kv, key)?.expect("key exists").version.to_string(),
             "rename" => {
                 let rec = kv.get(key)?.expect("renamed key exists");
                 kv.put(words[2].as_bytes(), rec)?;
@@ -192,6 +198,10 @@ fn script(big: &str) -> Vec<String> {
             "del {s}big",
             "has {s}big m0",
             "add {s}big fresh",
+            "add {s}c m1 m2",
+            "ver {s}c",
+            "str {s}c v",
+            "has {s}c m1",
         ]
         .iter()
         .map(|s| s.to_string()),
@@ -230,7 +240,12 @@ async fn apply_reads_its_own_group_and_drops_dead_instances() {
         ["true", "false", "true", "x,y"],
         "renamed with its elements"
     );
-    assert_eq!(&got[12..], ["m199,m198,m197", "true", "false", "fresh"]);
+    assert_eq!(&got[12..16], ["m199,m198,m197", "true", "false", "fresh"]);
+    assert_eq!(
+        [&got[16][..], &got[18], &got[19]],
+        ["m1,m2", "OK", "false"],
+        "a string written over a set"
+    );
     assert_eq!(
         grouped.image().await,
         each.image().await,
@@ -249,9 +264,19 @@ async fn apply_reads_its_own_group_and_drops_dead_instances() {
         .sub_range(sub(b"{s}big", old), ALL, false, 10)
         .expect("read")
         .is_empty());
+    // The set a string replaced left no elements behind, whether the old record was found in
+    // the group's own writes (`grouped`) or in the record cache (`each`).
+    for replica in [&grouped, &each] {
+        let version: u64 = got[17].parse().expect("version");
+        let gone = replica
+            .reader()
+            .sub_range(sub(b"{s}c", version), ALL, false, 10)
+            .expect("read");
+        assert!(gone.is_empty(), "{gone:?}");
+    }
     r.with_view(|v| {
         assert_eq!(members(v, b"{s}b").expect("read"), "x,y");
-        assert_eq!(v.record_count().expect("count"), 2);
+        assert_eq!(v.record_count().expect("count"), 3);
     });
 }
 

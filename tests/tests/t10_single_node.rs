@@ -230,21 +230,50 @@ fn expiry_ttl_and_invisibility() {
         },
     );
     assert_eq!(query::<i64>(&mut c, &["INCR", "ctr"]), 1);
+    // A plain SET over an expired key (not yet reclaimed) and over a key with a TTL: the new
+    // value has no TTL, and the old expiries reclaim nothing.
+    assert_eq!(
+        query::<String>(&mut c, &["SET", "over", "old", "PX", "50"]),
+        "OK"
+    );
+    wait_until(
+        Duration::from_secs(5),
+        "`over` (PX 50) to expire",
+        || match query::<Option<String>>(&mut c, &["GET", "over"]) {
+            None => Ok(()),
+            Some(v) => Err(format!("GET over = {v:?}")),
+        },
+    );
+    assert_eq!(query::<String>(&mut c, &["SET", "over", "new"]), "OK");
+    assert_eq!(
+        query::<String>(&mut c, &["SET", "ttl", "old", "PX", "300"]),
+        "OK"
+    );
+    assert_eq!(query::<String>(&mut c, &["SET", "ttl", "new"]), "OK");
+    assert_eq!(query::<i64>(&mut c, &["TTL", "over"]), -1);
+    assert_eq!(query::<i64>(&mut c, &["TTL", "ttl"]), -1);
 
-    // Expired keys are reclaimed by leader-proposed deletes: only `slow` (until it expires) and
-    // `ctr` remain beyond the baseline, then only `ctr`.
+    // Expired keys are reclaimed by leader-proposed deletes: only `slow` (until it expires),
+    // `ctr`, `over` and `ttl` remain beyond the baseline, then only the last three.
     wait_until(
         Duration::from_secs(20),
         "expired keys to be reclaimed",
         || {
             let size: i64 = query(&mut c, &["DBSIZE"]);
-            if size == baseline + 1 {
+            if size == baseline + 3 {
                 Ok(())
             } else {
-                Err(format!("DBSIZE {size}, want {}", baseline + 1))
+                Err(format!("DBSIZE {size}, want {}", baseline + 3))
             }
         },
     );
+    for key in ["over", "ttl"] {
+        assert_eq!(
+            query::<Option<String>>(&mut c, &["GET", key]),
+            Some("new".into()),
+            "{key}"
+        );
+    }
 }
 
 /// INCR and friends: integer semantics, Redis's error texts for non-integers and overflow, and

@@ -276,11 +276,14 @@ pub(super) fn apply_set(
     flavor: SetFlavor,
 ) -> Step<Reply> {
     let at = absolute(now, expiry, flavor.name())?;
-    let old = live_w(kv, now, key)?;
+    // A plain SET replaces whatever the key holds, of any type, expired or not: the write itself
+    // drops the old record's elements and expiry, and nothing else of it is needed.
+    let blind = !get && matches!(cond, SetCond::None) && expiry != SetExpiry::KeepTtl;
+    let old = if blind { None } else { live_w(kv, now, key)? };
     let old_value = match &old {
         Some(r) if get && r.kind != Kind::String => return Err(err::wrong_type().into()),
-        Some(r) => Reply::Bulk(r.data.clone()),
-        None => Reply::Nil,
+        Some(r) if get => Reply::Bulk(r.data.clone()),
+        _ => Reply::Nil,
     };
     let abort = || match (get, flavor) {
         (true, _) => Ok(old_value.clone()),
