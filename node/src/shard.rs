@@ -15,8 +15,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures::stream::{FuturesUnordered, StreamExt};
-use futures::FutureExt;
 use openraft::error::{LinearizableReadError, RaftError};
 use openraft::raft::linearizable_read::LinearizerOption;
 use openraft::rt::watch::WatchReceiver;
@@ -35,9 +33,6 @@ use crate::reply::Reply;
 
 /// Reads waiting for the next leadership check, before new reads wait for room.
 const READ_QUEUE_MAX: usize = 65_536;
-
-/// Leadership checks out at once per shard (see [`batch_reads`]).
-const READ_CHECKS_IN_FLIGHT: usize = 2;
 
 /// Why a shard could not serve a command.
 #[derive(Debug, Clone)]
@@ -118,7 +113,7 @@ pub struct Shard {
     pub reader: ShardReader,
     limits: ShardLimits,
     last_stamp_ms: AtomicU64,
-    reads: mpsc::Sender<ReadWaiter>,
+    reads: mpsc::Sender<oneshot::Sender<Result<(), ShardError>>>,
     proposals: mpsc::Sender<Queued>,
     /// Entries and writes proposed (INFO stats).
     pub proposal_stats: Arc<ProposalStats>,
@@ -399,70 +394,41 @@ pub struct ShardStatus {
     pub membership: Arc<tanli_storage::types::StoredMembership>,
 }
 
-/// A reads' waiter: told how the leadership check it waited on ended.
-type ReadWaiter = oneshot::Sender<Result<(), ShardError>>;
-
-/// Leadership checks serving every read that queued before each started, at most
-/// [`READ_CHECKS_IN_FLIGHT`] at a time. A check not confirmed within `timeout` fails every read
-/// waiting on it (retryable).
-///
-/// Reads that arrive while a check is out start the next one at once, instead of after the first
-/// is answered: Raft then holds their heartbeat ready to go out the moment the first round's
-/// answer is in, without the hops from Raft to this task and back. The rounds themselves still go
-/// out one after the other (openraft sends one heartbeat at a time to each follower, the newest
-/// request replacing any waiting one), so a third check would only wait behind the second.
+/// One leadership check at a time, serving every read that queued before it started. A check
+/// not confirmed within `timeout` fails every read waiting on it (retryable).
 async fn batch_reads(
     raft: Raft,
-    mut rx: mpsc::Receiver<ReadWaiter>,
+    mut rx: mpsc::Receiver<oneshot::Sender<Result<(), ShardError>>>,
     read_check: LinearizerOption,
     timeout: Duration,
     shutdown: CancellationToken,
 ) {
-    let mut checks = FuturesUnordered::new();
     loop {
-        tokio::select! {
+        let first = tokio::select! {
             _ = shutdown.cancelled() => return,
-            Some((waiting, outcome)) = checks.next(), if !checks.is_empty() => {
-                answer(waiting, outcome);
+            w = rx.recv() => match w { Some(w) => w, None => return },
+        };
+        let mut waiting = vec![first];
+        while let Ok(w) = rx.try_recv() {
+            waiting.push(w);
+        }
+        let check = tokio::time::timeout(timeout, raft.ensure_linearizable(read_check.clone()));
+        let outcome = match check.await {
+            Err(_) => Err(ShardError::Retry(
+                "read could not be confirmed in time".into(),
+            )),
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(RaftError::APIError(LinearizableReadError::ForwardToLeader(f)))) => {
+                Err(ShardError::NotLeader(f.leader_node))
             }
-            w = rx.recv(), if checks.len() < READ_CHECKS_IN_FLIGHT => {
-                let Some(first) = w else { return };
-                let mut waiting = vec![first];
-                while let Ok(w) = rx.try_recv() {
-                    waiting.push(w);
-                }
-                let check = check_leadership(raft.clone(), read_check.clone(), timeout);
-                checks.push(check.map(move |outcome| (waiting, outcome)));
+            Ok(Err(RaftError::APIError(LinearizableReadError::QuorumNotEnough(q)))) => {
+                Err(ShardError::Retry(q.to_string()))
             }
+            Ok(Err(RaftError::Fatal(f))) => Err(ShardError::Internal(f.to_string())),
+        };
+        for w in waiting {
+            let _ = w.send(outcome.clone());
         }
-    }
-}
-
-/// Tells each of `waiting` how its check ended (a read that gave up is not told).
-fn answer(waiting: Vec<ReadWaiter>, outcome: Result<(), ShardError>) {
-    for w in waiting {
-        let _ = w.send(outcome.clone());
-    }
-}
-
-/// One leadership check (see [`read_check`]), bounded by `timeout`.
-async fn check_leadership(
-    raft: Raft,
-    read_check: LinearizerOption,
-    timeout: Duration,
-) -> Result<(), ShardError> {
-    match tokio::time::timeout(timeout, raft.ensure_linearizable(read_check)).await {
-        Err(_) => Err(ShardError::Retry(
-            "read could not be confirmed in time".into(),
-        )),
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(RaftError::APIError(LinearizableReadError::ForwardToLeader(f)))) => {
-            Err(ShardError::NotLeader(f.leader_node))
-        }
-        Ok(Err(RaftError::APIError(LinearizableReadError::QuorumNotEnough(q)))) => {
-            Err(ShardError::Retry(q.to_string()))
-        }
-        Ok(Err(RaftError::Fatal(f))) => Err(ShardError::Internal(f.to_string())),
     }
 }
 
