@@ -203,14 +203,7 @@ fn expiry_ttl_and_invisibility() {
         query::<String>(&mut c, &["SET", "fast", "v", "PX", "100"]),
         "OK"
     );
-    wait_until(
-        Duration::from_secs(5),
-        "`fast` (PX 100) to expire",
-        || match query::<Option<String>>(&mut c, &["GET", "fast"]) {
-            None => Ok(()),
-            Some(v) => Err(format!("GET fast = {v:?}")),
-        },
-    );
+    wait_expired(&mut c, "fast");
     assert_eq!(query::<i64>(&mut c, &["EXISTS", "fast"]), 0);
     assert_eq!(query::<i64>(&mut c, &["TTL", "fast"]), -2);
     assert_eq!(query::<Option<String>>(&mut c, &["GETDEL", "fast"]), None);
@@ -221,14 +214,7 @@ fn expiry_ttl_and_invisibility() {
         query::<String>(&mut c, &["SET", "ctr", "41", "PX", "50"]),
         "OK"
     );
-    wait_until(
-        Duration::from_secs(5),
-        "`ctr` (PX 50) to expire",
-        || match query::<Option<String>>(&mut c, &["GET", "ctr"]) {
-            None => Ok(()),
-            Some(v) => Err(format!("GET ctr = {v:?}")),
-        },
-    );
+    wait_expired(&mut c, "ctr");
     assert_eq!(query::<i64>(&mut c, &["INCR", "ctr"]), 1);
     // A plain SET over an expired key (not yet reclaimed) and over a key with a TTL: the new
     // value has no TTL, and the old expiries reclaim nothing.
@@ -236,14 +222,7 @@ fn expiry_ttl_and_invisibility() {
         query::<String>(&mut c, &["SET", "over", "old", "PX", "50"]),
         "OK"
     );
-    wait_until(
-        Duration::from_secs(5),
-        "`over` (PX 50) to expire",
-        || match query::<Option<String>>(&mut c, &["GET", "over"]) {
-            None => Ok(()),
-            Some(v) => Err(format!("GET over = {v:?}")),
-        },
-    );
+    wait_expired(&mut c, "over");
     assert_eq!(query::<String>(&mut c, &["SET", "over", "new"]), "OK");
     assert_eq!(
         query::<String>(&mut c, &["SET", "ttl", "old", "PX", "300"]),
@@ -274,6 +253,18 @@ fn expiry_ttl_and_invisibility() {
             "{key}"
         );
     }
+}
+
+/// Waits (up to 5 s) until a GET of `key` finds it expired.
+fn wait_expired(c: &mut redis::Connection, key: &str) {
+    wait_until(
+        Duration::from_secs(5),
+        &format!("`{key}` to expire"),
+        || match query::<Option<String>>(c, &["GET", key]) {
+            None => Ok(()),
+            Some(v) => Err(format!("GET {key} = {v:?}")),
+        },
+    );
 }
 
 /// INCR and friends: integer semantics, Redis's error texts for non-integers and overflow, and
