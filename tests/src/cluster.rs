@@ -41,6 +41,8 @@ pub struct ClusterOptions {
     pub replication_factor: Option<u32>,
     /// More arguments for every node (limits, snapshot thresholds).
     pub extra_args: Vec<String>,
+    /// Raft timing flags in place of [`FAST_TIMING`] (the server refuses a flag given twice).
+    pub timing: Option<[&'static str; 6]>,
     /// Environment variables for every node's process; `{node}` in a value becomes the node's
     /// index in start order (e.g. a per-node file for libfaketime).
     pub env: Vec<(String, String)>,
@@ -101,7 +103,8 @@ impl Cluster {
     fn spec_for(&self, index: usize, join: Vec<SocketAddr>) -> ServerSpec {
         let ip = self.ip(index);
         let ports = reserve_ports_on(ip, 2);
-        let mut extra_args: Vec<String> = FAST_TIMING.iter().map(|a| a.to_string()).collect();
+        let timing = self.options.timing.unwrap_or(FAST_TIMING);
+        let mut extra_args: Vec<String> = timing.iter().map(|a| a.to_string()).collect();
         extra_args.extend(self.options.extra_args.iter().cloned());
         ServerSpec {
             bind: Some(ip),

@@ -4,10 +4,11 @@
 //! redirect like Redis Cluster, and no acknowledged write is lost when a leader is killed, when
 //! the killed node comes back, or when every node restarts.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use tanli_tests::client::{self, cluster_node_id, get_each, get_many, moved_to, query, query_err};
-use tanli_tests::cluster::{ELECTION_TIMEOUT, SETTLE_TIMEOUT};
+use tanli_tests::cluster::{ClusterOptions, ELECTION_TIMEOUT, SETTLE_TIMEOUT};
 use tanli_tests::raw::{self, RawConn, Reply};
 use tanli_tests::slot::key_slot;
 use tanli_tests::{wait_until, Cluster, Node, Writer};
@@ -227,6 +228,83 @@ fn full_cluster_restart_keeps_data() {
             "node {id} should hold all 8 data shards (3 nodes, replication 3): {status:?}"
         );
     }
+}
+
+/// Raft timing with elections slow enough that a killed leader is back before its followers
+/// give up on it.
+const SLOW_ELECTIONS: [&str; 6] = [
+    "--heartbeat-interval-ms",
+    "300",
+    "--election-timeout-min-ms",
+    "6000",
+    "--election-timeout-max-ms",
+    "7000",
+];
+
+/// A shard leader killed with SIGKILL and restarted before its followers' election timeout does
+/// not take its old term back: every shard it led gets a leader at a higher term. Back in its old
+/// term it could write, at (term, index) ids a follower already holds, entries other than the ones
+/// it had sent before the kill but not yet synced itself; logs would diverge and an acknowledged
+/// write could vanish (Jepsen `set × kill` found one).
+#[test]
+fn restarted_leader_does_not_resume_its_old_term() {
+    let mut cluster = Cluster::start_opts(
+        3,
+        ClusterOptions {
+            timing: Some(SLOW_ELECTIONS),
+            ..ClusterOptions::default()
+        },
+    );
+    let led_by = |id: u64| -> BTreeMap<u64, u64> {
+        let status = cluster.node(id).raft_status().expect("INFO raft");
+        status
+            .shards
+            .values()
+            .filter(|s| s.shard != 0 && s.role == "leader")
+            .map(|s| (s.shard, s.term))
+            .collect()
+    };
+    let (victim, led) = cluster
+        .running_ids()
+        .into_iter()
+        .map(|id| (id, led_by(id)))
+        .find(|(_, led)| !led.is_empty())
+        .expect("some node leads a data shard");
+    let killed = Instant::now();
+    cluster.kill9(victim);
+    cluster.restart(victim);
+    let back_after = killed.elapsed();
+    assert!(
+        back_after < Duration::from_secs(5),
+        "the restart took {back_after:?}: too slow to beat the followers' election timeout, so \
+         this test would show nothing"
+    );
+    wait_until(
+        ELECTION_TIMEOUT,
+        "every shard the killed node led to have a leader at a higher term",
+        || {
+            for (&shard, &old_term) in &led {
+                let leaders: Vec<(u64, u64)> = cluster
+                    .raft_statuses()
+                    .into_iter()
+                    .filter_map(|(id, st)| {
+                        let s = st.ok()?.shards.get(&shard)?.clone();
+                        (s.role == "leader").then_some((id, s.term))
+                    })
+                    .collect();
+                match leaders.iter().find(|(_, term)| *term > old_term) {
+                    Some(_) => {}
+                    None => {
+                        return Err(format!(
+                            "shard {shard} (term {old_term} before the kill): leaders (node, \
+                             term) {leaders:?}"
+                        ))
+                    }
+                }
+            }
+            Ok(())
+        },
+    );
 }
 
 /// A node that was down while the leaders wrote far more entries than they keep in their logs

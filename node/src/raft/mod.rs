@@ -28,6 +28,14 @@ pub fn raft_config(cfg: &Config) -> anyhow::Result<Arc<openraft::Config>> {
         // a pipelined burst (50 clients x 16 commands) is 800 entries, and openraft's default of
         // 300 split it into several round trips and fsyncs on each follower.
         max_payload_entries: 4096,
+        // A restarted leader stands for election like any other node; it must not take its old
+        // term back (openraft's default). Followers may hold entries the leader sent before it
+        // had synced them itself, and a SIGKILL loses that unsynced tail (the WAL is flushed by
+        // hand, `storage/src/db.rs`). Back in its old term, the leader would write different
+        // entries at those same (term, index) ids; a follower that already holds the id keeps
+        // its own entry, so the replicas' logs diverge and an acknowledged write can vanish
+        // (seen in Jepsen `set × kill`). An election at a new term truncates such tails.
+        enable_leader_restore: Some(false),
         ..Default::default()
     };
     Ok(Arc::new(c.validate()?))
