@@ -222,6 +222,11 @@ pub struct LimitArgs {
     /// A node silent this long is marked down and its replicas are rebuilt on other nodes.
     #[arg(long, env = "TANLI_DEAD_NODE_GRACE_MS")]
     pub dead_node_grace_ms: Option<u64>,
+    /// Leaderships are rebalanced only when every `up` node has been heard from, or silent this
+    /// long: a driver that has just started (a cluster restart) or lost sight of a node waits
+    /// rather than move every leadership to the nodes it hears and straight back.
+    #[arg(long, env = "TANLI_LEADER_BALANCE_SETTLE_MS")]
+    pub leader_balance_settle_ms: Option<u64>,
     /// Balanced means no two nodes' replica (and leader) counts per unit of weight differ by
     /// more than this.
     #[arg(long, env = "TANLI_BALANCE_TOLERANCE")]
@@ -298,6 +303,7 @@ pub struct Config {
     pub gossip_phi_threshold: f64,
     pub gossip_dead_grace_ms: u64,
     pub dead_node_grace_ms: u64,
+    pub leader_balance_settle_ms: u64,
     pub balance_tolerance: u64,
     pub auto_rebalance: bool,
     pub dedup_window_ms: u64,
@@ -406,6 +412,7 @@ impl Config {
             gossip_phi_threshold: limit!(gossip_phi_threshold, 8.0),
             gossip_dead_grace_ms: limit!(gossip_dead_grace_ms, 3_600_000),
             dead_node_grace_ms: limit!(dead_node_grace_ms, 300_000),
+            leader_balance_settle_ms: limit!(leader_balance_settle_ms, 5_000),
             balance_tolerance: limit!(balance_tolerance, 1).max(1),
             auto_rebalance: limit!(auto_rebalance, true),
             dedup_window_ms: limit!(dedup_window_ms, 600_000),

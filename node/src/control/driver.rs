@@ -12,7 +12,10 @@
 //!    the old one leaves the map; once it confirms that, the move is done;
 //! 4. with no plan running, a new one from [`tanli_router::plan`]: repairs always, balancing
 //!    when `auto_rebalance` is on and an operator has not held it;
-//! 5. leader targets from [`tanli_router::assign_leaders`], recorded when they change.
+//! 5. leader targets from [`tanli_router::assign_leaders`], recorded when they change, once the
+//!    driver's view of who is live has settled ([`view_settled`]): right after a cluster
+//!    restart the new meta leader hears the other nodes one by one, and targets computed
+//!    meanwhile would move every leadership to the first nodes heard, then straight back.
 //!
 //! Everything the driver knows between rounds is in the meta shard, except how long each node
 //! has been silent (a new meta leader starts that clock afresh, so a death right at a leader
@@ -21,7 +24,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use tanli_router::{place, ClusterMap, NodeId, NodeState, ShardId};
@@ -50,6 +53,8 @@ pub struct DriverInput<'a> {
     pub tolerance: u64,
     pub auto_rebalance: bool,
     pub rpc_timeout: Duration,
+    /// Whether leader targets may change this round ([`view_settled`]).
+    pub balance_leaders: bool,
 }
 
 impl DriverInput<'_> {
@@ -271,7 +276,29 @@ fn live_quorum(input: &DriverInput, shard: ShardId) -> bool {
     live * 2 > info.replicas.len()
 }
 
+/// Whether the driver's view of who is live is settled: every `Up` node of `map` is `live` or
+/// has been silent (`silent_since`, this driver's clocks) for at least `settle`. A node not heard
+/// yet may only be starting, and one just gone quiet may be back in a moment.
+pub fn view_settled(
+    map: &ClusterMap,
+    live: &BTreeSet<u64>,
+    silent_since: &BTreeMap<u64, Instant>,
+    settle: Duration,
+) -> bool {
+    map.nodes()
+        .values()
+        .filter(|n| n.state == NodeState::Up && !live.contains(&n.id.0))
+        .all(|n| {
+            silent_since
+                .get(&n.id.0)
+                .is_some_and(|t| t.elapsed() >= settle)
+        })
+}
+
 fn leader_targets(input: &DriverInput) -> Option<MetaCmd> {
+    if !input.balance_leaders {
+        return None;
+    }
     let recorded = input.placement.recorded_leaders();
     let can_take = |n: NodeId| input.can_take(n);
     let want =

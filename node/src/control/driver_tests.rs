@@ -40,6 +40,7 @@ impl Fixture {
             tolerance: 1,
             auto_rebalance: true,
             rpc_timeout: Duration::from_millis(100),
+            balance_leaders: true,
         }
     }
 }
@@ -214,4 +215,56 @@ async fn a_running_plan_waits_for_confirmation_and_a_held_balance_plans_nothing(
             ..
         })
     ));
+}
+
+#[test]
+fn the_view_settles_when_every_up_node_is_heard_or_silent_long_enough() {
+    let map = three();
+    let settle = Duration::from_secs(5);
+    let ago = |secs: u64| Instant::now() - Duration::from_secs(secs);
+    let all = BTreeSet::from([1, 2, 3]);
+    assert!(view_settled(&map, &all, &BTreeMap::new(), settle));
+    // Node 3 not heard yet (a driver that just started): not settled, until it is heard...
+    let two = BTreeSet::from([1, 2]);
+    let fresh = BTreeMap::from([(3, Instant::now())]);
+    assert!(!view_settled(&map, &two, &fresh, settle));
+    assert!(!view_settled(&map, &two, &BTreeMap::new(), settle));
+    // ...or silent for the settle period (then it is judged: not live).
+    assert!(view_settled(
+        &map,
+        &two,
+        &BTreeMap::from([(3, ago(6))]),
+        settle
+    ));
+    assert!(!view_settled(
+        &map,
+        &two,
+        &BTreeMap::from([(3, ago(4))]),
+        settle
+    ));
+    // A node already `Down` is not waited for.
+    let map = map.with_node(node(3, NodeState::Down)).expect("down");
+    assert!(view_settled(&map, &two, &fresh, settle));
+}
+
+#[tokio::test]
+async fn leader_targets_wait_for_a_settled_view() {
+    let t = transport();
+    let f = Fixture {
+        map: three(),
+        placement: Placement::default(),
+        live: BTreeSet::from([1, 2, 3]),
+        dead: BTreeSet::new(),
+    };
+    // No targets recorded yet: a settled driver records them...
+    assert!(matches!(
+        next(&t, f.input()).await,
+        Some(MetaCmd::SetLeaders { .. })
+    ));
+    // ...an unsettled one does not.
+    let unsettled = DriverInput {
+        balance_leaders: false,
+        ..f.input()
+    };
+    assert!(next(&t, unsettled).await.is_none());
 }

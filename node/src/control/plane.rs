@@ -569,6 +569,12 @@ impl Control {
             .collect();
         let live: BTreeSet<u64> = live.keys().copied().chain([self.me.0]).collect();
         let dead = self.dead_past_grace(&authoritative, &live);
+        let balance_leaders = driver::view_settled(
+            &authoritative,
+            &live,
+            &self.dead_since.lock().unwrap_or_else(|e| e.into_inner()),
+            Duration::from_millis(self.cfg.leader_balance_settle_ms),
+        );
         let in_flight = placement
             .running()
             .map_or(0, |p| p.moves.iter().filter(|m| m.in_flight()).count());
@@ -588,6 +594,7 @@ impl Control {
                 tolerance: this.cfg.balance_tolerance,
                 auto_rebalance: this.cfg.auto_rebalance,
                 rpc_timeout: this.rpc_timeout(),
+                balance_leaders,
             };
             if let Some(cmd) = driver::next(&this.host.transport, input).await {
                 let r = this.propose(cmd.clone(), this.rpc_timeout()).await;
