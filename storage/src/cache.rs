@@ -172,6 +172,15 @@ pub(crate) struct View<'a> {
 }
 
 impl View<'_> {
+    pub fn of(r: &Record) -> View<'_> {
+        View {
+            kind: r.kind,
+            expire_at_ms: r.expire_at_ms,
+            data: &r.data,
+            stamp: r.stamp,
+        }
+    }
+
     pub fn to_record(&self) -> Record {
         Record {
             kind: self.kind,

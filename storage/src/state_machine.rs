@@ -17,7 +17,7 @@ use openraft::{EntryPayload, OptionalSend};
 use rocksdb::{ColumnFamily, WriteBatch, DB};
 use serde::{Deserialize, Serialize};
 
-use crate::cache::{Lookup, RecordCache};
+use crate::cache::{Lookup, RecordCache, View};
 use crate::codec;
 use crate::db::{db_err, io_err, Store};
 use crate::dedup::{self, DedupPolicy, MetaRw, RequestId, Seen};
@@ -228,13 +228,13 @@ struct Was {
 }
 
 impl Was {
-    fn of(kind: Kind, expire_at_ms: Option<u64>, data: &[u8]) -> Was {
+    fn of(v: View<'_>) -> Was {
         Was {
-            expire_at_ms,
+            expire_at_ms: v.expire_at_ms,
             // As `Record::coll_meta`: a string has none, nor has unreadable metadata.
-            coll: match kind {
+            coll: match v.kind {
                 Kind::String => None,
-                _ => CollMeta::decode(data).map(|m| (kind, m)),
+                kind => CollMeta::decode(v.data).map(|m| (kind, m)),
             },
         }
     }
@@ -273,42 +273,35 @@ struct Txn<'a> {
 
 impl Txn<'_> {
     fn current(&self, data_key: &[u8]) -> Result<Option<Record>, StorageError> {
+        self.current_with(data_key, |v| v.to_record())
+    }
+
+    /// What writing over or deleting the record at `data_key` needs of it ([`Was`]); a cached
+    /// record's value is not copied.
+    fn current_was(&self, data_key: &[u8]) -> Result<Option<Was>, StorageError> {
+        self.current_with(data_key, Was::of)
+    }
+
+    /// What `take` copies of the record at `data_key` as this group leaves it: the group's own
+    /// writes first, then the record cache, then RocksDB.
+    fn current_with<T>(
+        &self,
+        data_key: &[u8],
+        take: impl Fn(View<'_>) -> T,
+    ) -> Result<Option<T>, StorageError> {
         if let Some(r) = self.overlay.get(data_key) {
-            return Ok(r.clone());
+            return Ok(r.as_ref().map(|r| take(View::of(r))));
         }
         if self.cleared {
             return Ok(None);
         }
         // Apply is the only writer of this shard's records, so the cache cannot change under it.
-        if let Lookup::Hit(r) = self.records.get(data_key) {
-            return Ok(r);
+        if let Lookup::Hit(t) = self.records.get_with(data_key, &take) {
+            return Ok(t);
         }
         match self.db.get_cf(&self.data, data_key).map_err(db_err)? {
             None => Ok(None),
-            Some(b) => codec::decode_record(&b).map(Some),
-        }
-    }
-
-    /// What writing over or deleting the record at `data_key` needs of it ([`Was`]); read like
-    /// [`Txn::current`], but a cached record's value is not copied.
-    fn current_was(&self, data_key: &[u8]) -> Result<Option<Was>, StorageError> {
-        if let Some(r) = self.overlay.get(data_key) {
-            return Ok(r.as_ref().map(|r| Was::of(r.kind, r.expire_at_ms, &r.data)));
-        }
-        if self.cleared {
-            return Ok(None);
-        }
-        if let Lookup::Hit(w) = self
-            .records
-            .get_with(data_key, |v| Was::of(v.kind, v.expire_at_ms, v.data))
-        {
-            return Ok(w);
-        }
-        match self.db.get_cf(&self.data, data_key).map_err(db_err)? {
-            None => Ok(None),
-            Some(b) => {
-                codec::decode_record(&b).map(|r| Some(Was::of(r.kind, r.expire_at_ms, &r.data)))
-            }
+            Some(b) => codec::decode_record(&b).map(|r| Some(take(View::of(&r)))),
         }
     }
 
