@@ -61,11 +61,18 @@ pub struct Args {
     /// This node's placement weight (1..=16): its share of replicas. Default 1.
     #[arg(long, env = "TANLI_WEIGHT")]
     pub weight: Option<u32>,
-    /// Threads that serve clients and run Raft (at most 1024). Default (or 0): one per CPU
-    /// available to the process, which honours a container's CPU quota. Nodes that share a host
-    /// should share its CPUs out: more threads than cores only add switches between them.
+    /// Threads that run Raft, storage and the control plane, and serve clients when
+    /// `connection-threads` is 0 (at most 1024). Default (or 0): one per CPU available to the
+    /// process, which honours a container's CPU quota. Nodes that share a host should share its
+    /// CPUs out: more threads than cores only add switches between them.
     #[arg(long, env = "TANLI_WORKER_THREADS")]
     pub worker_threads: Option<usize>,
+    /// Threads that serve client connections, each connection on one of them from accept to
+    /// close (at most 1024). Default: one per CPU available to the process. 0: connections run
+    /// on the worker threads, where a busy or descheduled thread's connections can move to an
+    /// idle one, at the cost of cross-thread wake-ups on every request.
+    #[arg(long, env = "TANLI_CONNECTION_THREADS")]
+    pub connection_threads: Option<usize>,
     /// How a shard leader confirms a linearizable read: `read-index` (default: a heartbeat round
     /// to a quorum of its replicas, shared by the reads that arrived before it) or `lease` (no
     /// round while a quorum acknowledged the leader within the last half election-timeout-min;
@@ -266,6 +273,8 @@ pub struct Config {
     pub weight: u32,
     /// Runtime worker threads; `None`: one per available CPU.
     pub worker_threads: Option<usize>,
+    /// Client connection threads; 0: connections run on the worker threads.
+    pub connection_threads: usize,
     /// See [`Args::read_policy`].
     pub read_policy: ReadPolicy,
     /// See [`Args::unsafe_stale_reads`]: reads skip the leader check (test-only, unsafe).
@@ -373,6 +382,10 @@ impl Config {
             replication_factor: pick!(replication_factor, 3),
             weight: pick!(weight, 1),
             worker_threads: a.worker_threads.or(f.worker_threads).filter(|&n| n > 0),
+            connection_threads: a
+                .connection_threads
+                .or(f.connection_threads)
+                .unwrap_or_else(available_cpus),
             read_policy: a.read_policy.or(f.read_policy).unwrap_or_default(),
             unsafe_stale_reads: a.unsafe_stale_reads || f.unsafe_stale_reads,
             bulk_bytes_max: limit!(bulk_bytes_max, 512 << 20),
@@ -454,6 +467,10 @@ impl Config {
             "worker-threads must be at most 1024"
         );
         anyhow::ensure!(
+            self.connection_threads <= 1024,
+            "connection-threads must be at most 1024"
+        );
+        anyhow::ensure!(
             (1..=7).contains(&self.replication_factor),
             "replication-factor must be between 1 and 7"
         );
@@ -484,6 +501,11 @@ impl Config {
         );
         Ok(())
     }
+}
+
+/// CPUs this process may use (a container's quota counts); 1 when it cannot be told.
+fn available_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 #[cfg(test)]
@@ -602,6 +624,22 @@ mod tests {
         let c = Config::resolve(args(&["--config", file])).expect("config");
         assert_eq!(c.worker_threads, Some(3));
         assert!(Config::resolve(args(&["--worker-threads", "1025"])).is_err());
+    }
+
+    #[test]
+    fn connection_threads_default_to_the_cpus_and_zero_means_none() {
+        let c = Config::resolve(args(&[])).expect("config");
+        assert_eq!(c.connection_threads, available_cpus());
+        assert!(c.connection_threads >= 1);
+        let c = Config::resolve(args(&["--connection-threads", "0"])).expect("config");
+        assert_eq!(c.connection_threads, 0);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "connection-threads = 3\n").expect("write");
+        let file = path.to_str().expect("utf8");
+        let c = Config::resolve(args(&["--config", file])).expect("config");
+        assert_eq!(c.connection_threads, 3);
+        assert!(Config::resolve(args(&["--connection-threads", "1025"])).is_err());
     }
 
     #[test]

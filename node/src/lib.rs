@@ -6,7 +6,8 @@
 //! server → connection → frame → cmd → exec → route → shard → raft → storage (tanli-storage)
 //! ```
 //!
-//! - `server`: binds listeners, opens the data directory, bootstraps or joins, accepts clients.
+//! - `server`: binds listeners, opens the data directory, bootstraps or joins, accepts clients
+//!   and hands each to a connection thread (`conn_threads`).
 //! - `connection`: one client: session state, pipelining, replies in order; its MULTI queue
 //!   and WATCHes live in `multi`, which also applies EXEC's one log entry.
 //! - `frame`: request decoding with limits checked before allocation.
@@ -34,6 +35,7 @@ pub mod clients;
 pub mod cluster_info;
 pub mod cmd;
 pub mod config;
+mod conn_threads;
 pub mod connection;
 pub mod control;
 pub mod error;

@@ -25,6 +25,7 @@ use tracing::Instrument;
 use crate::admission::Admission;
 use crate::clients::Clients;
 use crate::config::Config;
+use crate::conn_threads::Connections;
 use crate::connection;
 use crate::control::client;
 use crate::control::gossip::{Announcement, Gossip, GossipConfig, Phase};
@@ -390,7 +391,14 @@ async fn serve_node(
     ));
     admin.serving(node.clone());
     let _ = ready.send(bound);
-    accept(resp_listener, node.clone(), shutdown.clone()).await;
+    let connections = Connections::start(cfg.connection_threads, &shutdown)
+        .context("starting the connection threads")?;
+    tracing::info!(
+        connection_threads = connections.threads(),
+        "serving clients"
+    );
+    accept(resp_listener, node.clone(), &connections, shutdown.clone()).await;
+    connections.closed().await;
     control.host.shutdown().await;
     Ok(())
 }
@@ -511,7 +519,12 @@ async fn wait_until_serving(
 /// How long a node that just joined waits to hear its peers by gossip before serving.
 const JOINED_GOSSIP_WAIT: Duration = Duration::from_secs(10);
 
-async fn accept(listener: TcpListener, node: Arc<Node>, shutdown: CancellationToken) {
+async fn accept(
+    listener: TcpListener,
+    node: Arc<Node>,
+    connections: &Connections,
+    shutdown: CancellationToken,
+) {
     let slots = Arc::new(Semaphore::new(node.config.connections_max));
     loop {
         let (stream, addr) = tokio::select! {
@@ -534,7 +547,7 @@ async fn accept(listener: TcpListener, node: Arc<Node>, shutdown: CancellationTo
             continue;
         };
         let (node, shutdown) = (node.clone(), shutdown.clone());
-        crate::spawn(async move {
+        connections.spawn(stream, move |stream| async move {
             connection::serve(stream, addr, node, shutdown).await;
             drop(permit);
         });

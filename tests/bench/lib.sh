@@ -238,10 +238,13 @@ start_tanli_3() { # [extra node args...]; sets LEADER_PORT and LEADER_NAME (node
     # Each node runs its default worker threads (one per core) unless TANLI3_WORKER_THREADS sets
     # them: the three nodes share this host's cores. On the 2-core machine one thread each made
     # GET -P 1 faster and GET -P 16 slower (the leader alone serves reads and is then held to
-    # one core), so the default stays.
+    # one core), so the default stays. TANLI3_CONNECTION_THREADS sets --connection-threads the
+    # same way (0: connections on the worker threads, as before 2026-11-28).
     local -a resp node_args=()
     local id bus1 name=${T3_NAME:-tanli-3}
     [[ -z ${TANLI3_WORKER_THREADS:-} ]] || node_args=(--worker-threads "$TANLI3_WORKER_THREADS")
+    [[ -z ${TANLI3_CONNECTION_THREADS:-} ]] ||
+        node_args+=(--connection-threads "$TANLI3_CONNECTION_THREADS")
     node_args+=("$@")
     start_tanli "$name-n1" --port 0 --cluster-port 0 --initial-shards 1 "${node_args[@]}"
     resp[1]=$(ready_port "$name-n1")

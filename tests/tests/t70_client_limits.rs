@@ -3,7 +3,8 @@
 //! output-buffer limit without the node's memory following its backlog, clients that together
 //! buffer too much are shed biggest first, nested arrays and oversized inline lines are refused,
 //! and `CLIENT LIST` shows each connection's buffers and recent rate. Everyone else keeps being
-//! served throughout. (Protocol errors and declared lengths are t30's.)
+//! served throughout. (Protocol errors and declared lengths are t30's.) Clients are served on
+//! `--connection-threads` threads of their own, or on the worker threads with 0.
 
 use std::time::{Duration, Instant};
 
@@ -188,4 +189,45 @@ fn client_list_shows_rates() {
         },
     );
     println!("busy client rate {rate}/s after {:?}", started.elapsed());
+}
+
+/// Threads of process `pid` named `tanli-conn-*` (Linux names them in `/proc/PID/task/*/comm`).
+fn connection_threads(pid: u32) -> usize {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).expect("read /proc");
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with("tanli-conn-"))
+        .count()
+}
+
+/// `--connection-threads N` starts N threads for client connections (0: none, connections run
+/// on the worker threads), and clients are served either way, each on its own connection,
+/// pipelined and not.
+#[test]
+fn connection_threads_serve_clients() {
+    for threads in [3usize, 0] {
+        let node = start(&["--connection-threads", &threads.to_string()]);
+        let pid = node.pid().expect("pid");
+        assert_eq!(
+            connection_threads(pid),
+            threads,
+            "--connection-threads {threads}"
+        );
+        let mut conns: Vec<RawConn> = (0..5).map(|_| RawConn::connect(node.addr())).collect();
+        for (i, conn) in conns.iter_mut().enumerate() {
+            let key = format!("ct{threads}:{i}");
+            assert_eq!(conn.cmd(&["SET", &key, "v"]), Reply::Simple("OK".into()));
+        }
+        for (i, conn) in conns.iter_mut().enumerate() {
+            let mut batch = Vec::new();
+            for j in 0..5 {
+                let key = format!("ct{threads}:{}", (i + j) % 5);
+                batch.extend(encode(&[b"GET", key.as_bytes()]));
+            }
+            conn.send(&batch);
+            for _ in 0..5 {
+                assert_eq!(conn.read_reply(), Reply::Bulk(Some(b"v".to_vec())));
+            }
+        }
+    }
 }
