@@ -136,7 +136,16 @@ async fn keyless_read(
         now_ms: now_ms(),
         random: rand::random(),
     };
-    reply_of(cmd.execute(&MultiReader::new(&map, &readers), &ctx))
+    let multi = MultiReader::new(&map, &readers);
+    if let ReadCmd::Keys { .. } = cmd {
+        // KEYS walks every key of the node's shards, for as long as that takes: on a blocking
+        // thread, so the other connections of this connection's thread are not held up.
+        let cmd = cmd.clone();
+        return tokio::task::spawn_blocking(move || reply_of(cmd.execute(&multi, &ctx)))
+            .await
+            .unwrap_or_else(|e| Reply::err(format!("internal error: KEYS failed: {e}")));
+    }
+    reply_of(cmd.execute(&multi, &ctx))
 }
 
 /// Reads sent one after another on a connection, checked together and then run one at a time,
