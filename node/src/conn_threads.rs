@@ -41,21 +41,33 @@ impl Connections {
     /// [`DRAIN`]).
     pub(crate) fn start(threads: usize, shutdown: &CancellationToken) -> std::io::Result<Self> {
         let tracker = TaskTracker::new();
+        // The threads' own token: a start that fails half way stops those it started.
+        let stop = shutdown.child_token();
         let mut handles = Vec::with_capacity(threads);
         for i in 0..threads {
-            let runtime = tokio::runtime::Builder::new_current_thread()
+            let started = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
-                .build()?;
-            handles.push(runtime.handle().clone());
-            let (stop, tracker) = (shutdown.clone(), tracker.clone());
-            std::thread::Builder::new()
-                .name(format!("tanli-conn-{i}"))
-                .spawn(move || {
-                    runtime.block_on(async {
-                        stop.cancelled().await;
-                        let _ = tokio::time::timeout(DRAIN, tracker.wait()).await;
-                    })
-                })?;
+                .build()
+                .and_then(|runtime| {
+                    let handle = runtime.handle().clone();
+                    let (stop, tracker) = (stop.clone(), tracker.clone());
+                    std::thread::Builder::new()
+                        .name(format!("tanli-conn-{i}"))
+                        .spawn(move || {
+                            runtime.block_on(async {
+                                stop.cancelled().await;
+                                let _ = tokio::time::timeout(DRAIN, tracker.wait()).await;
+                            })
+                        })?;
+                    Ok(handle)
+                });
+            match started {
+                Ok(handle) => handles.push(handle),
+                Err(e) => {
+                    stop.cancel();
+                    return Err(e);
+                }
+            }
         }
         Ok(Connections {
             threads: handles,

@@ -389,14 +389,14 @@ async fn serve_node(
         node.metrics.clone(),
         shutdown.clone(),
     ));
-    admin.serving(node.clone());
-    let _ = ready.send(bound);
     let connections = Connections::start(cfg.connection_threads, &shutdown)
         .context("starting the connection threads")?;
     tracing::info!(
         connection_threads = connections.threads(),
         "serving clients"
     );
+    admin.serving(node.clone());
+    let _ = ready.send(bound);
     accept(resp_listener, node.clone(), &connections, shutdown.clone()).await;
     connections.closed().await;
     control.host.shutdown().await;
