@@ -90,8 +90,7 @@ impl Connections {
         Fut: Future<Output = ()> + Send + 'static,
     {
         if self.threads.is_empty() {
-            let task = self.tracker.track_future(serve(stream));
-            tokio::spawn(task.in_current_span());
+            crate::spawn(self.tracker.track_future(serve(stream)));
             return;
         }
         // A socket is registered with one runtime's reactor: take it out of this one and into

@@ -1,3 +1,4 @@
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +23,16 @@ async fn serve_names(listener: &TcpListener, connections: &Connections, n: usize
     }
 }
 
+/// A node's shutdown token, its connections on `threads` threads, and a listener for them.
+async fn setup(threads: usize) -> (CancellationToken, Connections, TcpListener, SocketAddr) {
+    let shutdown = CancellationToken::new();
+    let connections = Connections::start(threads, &shutdown).expect("start");
+    assert_eq!(connections.threads(), threads);
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    (shutdown, connections, listener, addr)
+}
+
 async fn thread_of(stream: &mut TcpStream) -> String {
     let mut got = Vec::new();
     let mut byte = [0u8; 1];
@@ -33,11 +44,7 @@ async fn thread_of(stream: &mut TcpStream) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_are_dealt_to_the_threads_in_turn_and_served_there() {
-    let shutdown = CancellationToken::new();
-    let connections = Connections::start(2, &shutdown).expect("start");
-    assert_eq!(connections.threads(), 2);
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
+    let (shutdown, connections, listener, addr) = setup(2).await;
     let clients = Arc::new(Mutex::new(Vec::new()));
     let dial = {
         let clients = clients.clone();
@@ -73,11 +80,7 @@ async fn connections_are_dealt_to_the_threads_in_turn_and_served_there() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_threads_connections_run_on_the_callers_runtime() {
-    let shutdown = CancellationToken::new();
-    let connections = Connections::start(0, &shutdown).expect("start");
-    assert_eq!(connections.threads(), 0);
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
+    let (shutdown, connections, listener, addr) = setup(0).await;
     let dial = tokio::spawn(async move {
         let mut c = TcpStream::connect(addr).await.expect("connect");
         thread_of(&mut c).await
@@ -91,10 +94,7 @@ async fn without_threads_connections_run_on_the_callers_runtime() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shutdown_gives_up_on_a_connection_that_does_not_end() {
-    let shutdown = CancellationToken::new();
-    let connections = Connections::start(1, &shutdown).expect("start");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let addr = listener.local_addr().expect("addr");
+    let (shutdown, connections, listener, addr) = setup(1).await;
     let client = tokio::spawn(async move {
         let mut c = TcpStream::connect(addr).await.expect("connect");
         let _ = thread_of(&mut c).await;
