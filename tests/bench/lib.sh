@@ -128,8 +128,22 @@ ready_port() { # name
 }
 
 # Per "<target>|<test>|<pipeline>": one figure per round, space-separated.
-declare -A OPS P50 P99
-declare -A ERRORS ERRORS_BEFORE PORTS ADMINS TERMS
+declare -A OPS P50 P99 CPU
+declare -A ERRORS ERRORS_BEFORE PORTS ADMINS TERMS TARGET_PIDS
+CLK_TCK=$(getconf CLK_TCK)
+
+# CPU time (user + system, in clock ticks) the processes have used so far, all their threads
+# included; a process that has gone counts nothing.
+cpu_ticks() { # pid...
+    local pid total=0 t
+    for pid in "$@"; do
+        # Fields after the command name, which is in parentheses: utime and stime are the
+        # 12th and 13th of them (the 14th and 15th of the line).
+        t=$(sed 's/.*) //' "/proc/$pid/stat" 2>/dev/null | awk '{ print $12 + $13 }') || t=0
+        total=$((total + ${t:-0}))
+    done
+    echo "$total"
+}
 RAN=()
 
 # Error replies the server has sent so far: redis's INFO counter, or the sum of tanli's error
@@ -149,10 +163,14 @@ error_replies() { # port [admin]
 
 # Runs redis-benchmark with "$@" and records its CSV rows under "<target>|<test>|<pipeline>",
 # a test being what csv_test_name makes of the row's title (rows it names nothing for are not
-# recorded).
+# recorded). When it ran one test, the CPU time the target's processes spent meanwhile is
+# recorded too, per request (microseconds); several tests in one run cannot be told apart.
 run_benchmark() { # target port pipeline redis-benchmark-args...
-    local target=$1 port=$2 pipeline=$3 test rps avg min p50 p95 p99 max
+    local target=$1 port=$2 pipeline=$3 test rps avg min p50 p95 p99 max cpu0 cpu1 key
+    local -a keys=()
     shift 3
+    # shellcheck disable=SC2086 # the PIDs are space-separated on purpose
+    cpu0=$(cpu_ticks ${TARGET_PIDS[$target]:-})
     if ! timeout "$BENCH_TIMEOUT_S" redis-benchmark -h "$HOST" -p "$port" -c "$CLIENTS" \
         -n "$REQUESTS" -r "$KEYSPACE" -P "$pipeline" --csv "$@" \
         >"$WORK/bench.csv" 2>"$WORK/bench.err"; then
@@ -164,10 +182,18 @@ run_benchmark() { # target port pipeline redis-benchmark-args...
         [[ $test == test ]] && continue
         test=$(csv_test_name "$test")
         [[ -n $test ]] || continue
-        OPS["$target|$test|$pipeline"]+="$rps "
-        P50["$target|$test|$pipeline"]+="$p50 "
-        P99["$target|$test|$pipeline"]+="$p99 "
+        key="$target|$test|$pipeline"
+        keys+=("$key")
+        OPS[$key]+="$rps "
+        P50[$key]+="$p50 "
+        P99[$key]+="$p99 "
     done < <(tr -d '"' <"$WORK/bench.csv")
+    # shellcheck disable=SC2086
+    cpu1=$(cpu_ticks ${TARGET_PIDS[$target]:-})
+    if ((${#keys[@]} == 1)) && [[ -n ${TARGET_PIDS[$target]:-} ]]; then
+        CPU[${keys[0]}]+="$(awk -v t=$((cpu1 - cpu0)) -v hz="$CLK_TCK" -v n="$REQUESTS" \
+            'BEGIN { printf "%.1f", t * 1e6 / hz / n }') "
+    fi
 }
 
 accepts_writes() { # port
@@ -292,11 +318,11 @@ ratio() { # tanli-ops redis-ops
 
 # The table of every target, test and pipeline depth, then each target's error replies.
 print_summary() {
-    local target test pipeline key vs_redis vs_fsync ops p50 p99 redis fsync
+    local target test pipeline key vs_redis vs_fsync ops p50 p99 cpu redis fsync
     echo
     ((ROUNDS == 1)) || echo "each figure: the median of $ROUNDS rounds"
-    printf "%-15s %-${TEST_WIDTH}s %8s %12s %8s %8s %12s %12s\n" \
-        target test pipeline "ops/s" "p50 ms" "p99 ms" "tanli/redis" "tanli/fsync"
+    printf "%-15s %-${TEST_WIDTH}s %8s %12s %8s %8s %12s %12s %10s\n" \
+        target test pipeline "ops/s" "p50 ms" "p99 ms" "tanli/redis" "tanli/fsync" "cpu us/op"
     for target in "${RAN[@]}"; do
         for test in "${TEST_NAMES[@]}"; do
             for pipeline in $PIPELINES; do
@@ -306,6 +332,7 @@ print_summary() {
                     ops=$(median ${OPS[$key]:-})
                     p50=$(median ${P50[$key]:-})
                     p99=$(median ${P99[$key]:-})
+                    cpu=$(median ${CPU[$key]:-})
                     redis=$(median ${OPS[redis|$test|$pipeline]:-})
                     fsync=$(median ${OPS[redis-fsync|$test|$pipeline]:-})
                 }
@@ -315,8 +342,9 @@ print_summary() {
                     vs_redis=$(ratio "${ops:-0}" "${redis:-0}")
                     vs_fsync=$(ratio "${ops:-0}" "${fsync:-0}")
                 fi
-                printf "%-15s %-${TEST_WIDTH}s %8s %12.0f %8s %8s %12s %12s\n" "$target" "$test" \
-                    "$pipeline" "${ops:-0}" "${p50:--}" "${p99:--}" "$vs_redis" "$vs_fsync"
+                printf "%-15s %-${TEST_WIDTH}s %8s %12.0f %8s %8s %12s %12s %10s\n" "$target" \
+                    "$test" "$pipeline" "${ops:-0}" "${p50:--}" "${p99:--}" "$vs_redis" \
+                    "$vs_fsync" "${cpu:--}"
             done
         done
     done
@@ -340,6 +368,7 @@ run_all() {
     echo "$(nproc) cpus, before: $(load)" >&2
 
     for target in $TARGETS; do
+        local first_pid=${#PIDS[@]}
         case $target in
             redis)
                 echo "starting redis (appendonly no)" >&2
@@ -372,6 +401,8 @@ run_all() {
                 ;;
             *) echo "error: unknown target '$target' (redis, redis-fsync, tanli-1, tanli-3, tanli-3-lease)" >&2; exit 1 ;;
         esac
+        # Its processes (a cluster's every node), whose CPU time each run is charged.
+        TARGET_PIDS[${RAN[-1]}]="${PIDS[*]:first_pid}"
     done
     for round in $(seq "$ROUNDS"); do
         for pipeline in $PIPELINES; do

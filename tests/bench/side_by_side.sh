@@ -9,8 +9,10 @@
 #                    lease instead of a heartbeat round)
 # each with `redis-benchmark -c $CLIENTS -n $REQUESTS -r $KEYSPACE -d $VALUE_SIZE` at every
 # pipeline depth in $PIPELINES, for the tests in $TESTS, and prints per row: ops/s, p50/p99
-# latency (ms) and the ratio of tanli's ops/s to redis without persistence and to redis with
-# appendfsync always.
+# latency (ms), the ratio of tanli's ops/s to redis without persistence and to redis with
+# appendfsync always, and the CPU time (user + system) the target's processes spent per request
+# during the row, in microseconds (for a 3-node target, summed over its three nodes): what a
+# request costs, beside how fast it went on a machine the targets share.
 #
 # MSET: redis-benchmark's built-in MSET test sends 10 keys `key:__rand_int__`, which hash to
 # different slots, and tanli (a Redis Cluster) answers it with -CROSSSLOT even on one node that
@@ -99,10 +101,6 @@ check_commands() { # target port
 METRIC_COMMANDS="set|get|incr|mset"
 # shellcheck disable=SC2034 # used by lib.sh
 TEST_WIDTH=5
-BENCH_TESTS=$(
-    IFS=,
-    echo "${BUILTIN[*]}"
-)
 
 # The test a CSV row reports: a custom command's title is the whole command line, so a title
 # starting with "MSET" is MSET.
@@ -110,11 +108,13 @@ csv_test_name() { # title
     if [[ $1 == MSET* ]]; then echo MSET; else echo "$1"; fi
 }
 
-# Runs the tests at one pipeline depth: the built-in ones in one redis-benchmark, then MSET.
+# Runs the tests at one pipeline depth: the built-in ones, one redis-benchmark each (so each
+# test's CPU time is its own), then MSET.
 bench_pipeline() { # target port pipeline
-    if ((${#BUILTIN[@]})); then
-        run_benchmark "$1" "$2" "$3" -d "$VALUE_SIZE" -t "$BENCH_TESTS"
-    fi
+    local t
+    for t in "${BUILTIN[@]}"; do
+        run_benchmark "$1" "$2" "$3" -d "$VALUE_SIZE" -t "$t"
+    done
     if ((WANT_MSET)); then
         run_benchmark "$1" "$2" "$3" "${MSET_CMD[@]}"
     fi
