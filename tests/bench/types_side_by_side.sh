@@ -11,7 +11,9 @@
 # each with `redis-benchmark -c $CLIENTS -n $REQUESTS -r $KEYSPACE -d $VALUE_SIZE` at every
 # pipeline depth in $PIPELINES, for redis-benchmark's built-in collection tests in $TESTS, and
 # prints per row: ops/s, p50/p99 latency (ms) and the ratio of tanli's ops/s to redis without
-# persistence and to redis with appendfsync always.
+# persistence and to redis with appendfsync always. The table's CPU column (lib.sh) stays "-"
+# here: the tests run in one redis-benchmark, in an order that matters (LPUSH before LPOP), so
+# their CPU time cannot be told apart.
 #
 # The built-in tests use one key per type (mylist, myset, myhash, myzset; -r only randomises the
 # members: `SADD myset element:__rand_int__`, `HSET myhash element:__rand_int__ <value>`,
