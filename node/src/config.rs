@@ -73,11 +73,13 @@ pub struct Args {
     /// idle one, at the cost of cross-thread wake-ups on every request.
     #[arg(long, env = "TANLI_CONNECTION_THREADS")]
     pub connection_threads: Option<usize>,
-    /// How a shard leader confirms a linearizable read: `read-index` (default: a heartbeat round
-    /// to a quorum of its replicas, shared by the reads that arrived before it) or `lease` (no
-    /// round while a quorum acknowledged the leader within the last half election-timeout-min;
-    /// safe unless a node's monotonic clock runs four times as fast as another's, or twice with
-    /// the two election timeouts almost equal: see README). Set the same policy on every node.
+    /// How a shard leader confirms a linearizable read: `lease` (default: no round while a
+    /// quorum acknowledged the leader within the last half election-timeout-min; safe unless a
+    /// node's monotonic clock runs four times as fast as another's, or twice with the two
+    /// election timeouts almost equal: see README) or `read-index` (a heartbeat round to a
+    /// quorum of its replicas, shared by the reads that arrived before it, which assumes nothing
+    /// about clocks). Set the same policy on every node: a node with the lease policy holds back
+    /// its votes after a restart, and the lease is safe only if every voter does.
     #[arg(long, env = "TANLI_READ_POLICY", value_enum)]
     pub read_policy: Option<ReadPolicy>,
     /// UNSAFE, for the fault-injection suite only: answer every read from this replica's applied
@@ -101,10 +103,10 @@ pub struct Args {
 #[serde(rename_all = "kebab-case")]
 pub enum ReadPolicy {
     /// ReadIndex: a heartbeat round acknowledged by a quorum, started after the read arrived.
-    #[default]
     ReadIndex,
-    /// A leader lease: a quorum acknowledgement younger than half of election-timeout-min
-    /// stands for the round.
+    /// A leader lease (the default): a quorum acknowledgement younger than half of
+    /// election-timeout-min stands for the round.
+    #[default]
     Lease,
 }
 
@@ -643,17 +645,17 @@ mod tests {
     }
 
     #[test]
-    fn read_policy_defaults_to_read_index_and_comes_from_a_flag_or_the_file() {
+    fn read_policy_defaults_to_lease_and_comes_from_a_flag_or_the_file() {
         let c = Config::resolve(args(&[])).expect("config");
-        assert_eq!(c.read_policy, ReadPolicy::ReadIndex);
-        let c = Config::resolve(args(&["--read-policy", "lease"])).expect("config");
         assert_eq!(c.read_policy, ReadPolicy::Lease);
+        let c = Config::resolve(args(&["--read-policy", "read-index"])).expect("config");
+        assert_eq!(c.read_policy, ReadPolicy::ReadIndex);
         assert!(Args::try_parse_from(["tanli-server", "--read-policy", "quorum"]).is_err());
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("t.toml");
-        std::fs::write(&path, "read-policy = \"lease\"\n").expect("write");
+        std::fs::write(&path, "read-policy = \"read-index\"\n").expect("write");
         let c = Config::resolve(args(&["--config", path.to_str().expect("utf8")])).expect("config");
-        assert_eq!(c.read_policy, ReadPolicy::Lease);
+        assert_eq!(c.read_policy, ReadPolicy::ReadIndex);
         std::fs::write(&path, "read-policy = \"stale\"\n").expect("write");
         assert!(Config::resolve(args(&["--config", path.to_str().expect("utf8")])).is_err());
     }

@@ -1,9 +1,9 @@
 //! Executes a parsed data command: route its keys, pass the shard's consistency check or propose
 //! it through Raft, and produce the reply.
 //!
-//! Consistency of every read is stated here: linearizable (ReadIndex on the shard leader) unless
-//! the connection said `READONLY`, in which case a replica answers from its applied state, which
-//! may be stale (Redis Cluster's replica reads). Key-less reads (DBSIZE, KEYS, SCAN, RANDOMKEY)
+//! Consistency of every read is stated here: linearizable (on the shard leader, by its lease or a
+//! ReadIndex round: `--read-policy`) unless the connection said `READONLY`, in which case a
+//! replica answers from its applied state, which may be stale (Redis Cluster's replica reads). Key-less reads (DBSIZE, KEYS, SCAN, RANDOMKEY)
 //! cover the shards this node leads, each linearized, as Redis Cluster answers them over a node's
 //! primary slots (on a `READONLY` connection: every replica hosted here, stale); key-less writes
 //! (FLUSHDB, FLUSHALL) go to each shard this node leads. The hidden `--unsafe-stale-reads` flag

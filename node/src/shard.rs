@@ -6,8 +6,8 @@
 //! writes in one entry); the reply comes from the state machine after commit and apply.
 //! Reads: linearizable, batched: concurrent reads share one leadership check (openraft's
 //! `ensure_linearizable`) that started after they arrived, then read the applied state. The
-//! check is a ReadIndex heartbeat round, or with `--read-policy lease` the leader's lease (see
-//! [`read_check`]); while the lease holds as the shard last saw it (`lease.rs`), reads skip the
+//! check is the leader's lease (the default, `--read-policy lease`) or a ReadIndex heartbeat
+//! round (`--read-policy read-index`; see [`read_check`]); while the lease holds as the shard last saw it (`lease.rs`), reads skip the
 //! batcher and Raft altogether.
 
 use std::future::Future;

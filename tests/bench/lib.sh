@@ -2,7 +2,7 @@
 # collections), sourced by both: `source "$(dirname "$0")/lib.sh"` once they have set REQUESTS,
 # CLIENTS, KEYSPACE, VALUE_SIZE, PIPELINES, TESTS and TARGETS. It holds the fixed settings and the
 # checks of the tools, the tanli binary and VALUE_SIZE (run when sourced), and the functions that
-# start the targets (redis, redis-fsync, tanli-1, the leader of tanli-3, the same with lease reads)
+# start the targets (redis, redis-fsync, tanli-1, the leader of tanli-3, the same with ReadIndex reads)
 # on free loopback ports,
 # run redis-benchmark and record its CSV, count error replies, print the summary table and stop
 # every process started here by its PID. `run_all` runs the whole benchmark: every target runs
@@ -394,12 +394,12 @@ run_all() {
                 T3_NAME=tanli-3 start_tanli_3
                 prepare tanli-3-leader "$LEADER_PORT" "$(admin_addr "$LEADER_NAME")"
                 ;;
-            tanli-3-lease)
-                echo "starting tanli, 3 nodes with lease reads (benchmarked against the leader)" >&2
-                T3_NAME=tanli-3-lease start_tanli_3 --read-policy lease
-                prepare tanli-3-lease "$LEADER_PORT" "$(admin_addr "$LEADER_NAME")"
+            tanli-3-readidx)
+                echo "starting tanli, 3 nodes with ReadIndex reads (benchmarked against the leader)" >&2
+                T3_NAME=tanli-3-readidx start_tanli_3 --read-policy read-index
+                prepare tanli-3-readidx "$LEADER_PORT" "$(admin_addr "$LEADER_NAME")"
                 ;;
-            *) echo "error: unknown target '$target' (redis, redis-fsync, tanli-1, tanli-3, tanli-3-lease)" >&2; exit 1 ;;
+            *) echo "error: unknown target '$target' (redis, redis-fsync, tanli-1, tanli-3, tanli-3-readidx)" >&2; exit 1 ;;
         esac
         # Its processes (a cluster's every node), whose CPU time each run is charged.
         TARGET_PIDS[${RAN[-1]}]="${PIDS[*]:first_pid}"

@@ -4,9 +4,9 @@
 #   redis-fsync      redis-server, appendonly yes + appendfsync always (fsync before each reply)
 #   tanli-1          one tanli-server node (Raft log fsynced before each reply)
 #   tanli-3-leader   the leader of a 3-node tanli cluster with one data shard (node 1 bootstraps,
-#                    the others --join; majority fsync before reply, ReadIndex reads)
-#   tanli-3-lease    the same cluster with --read-policy lease (reads confirmed by the leader's
-#                    lease instead of a heartbeat round)
+#                    the others --join; majority fsync before reply, the default lease reads)
+#   tanli-3-readidx  the same cluster with --read-policy read-index (each group of reads
+#                    confirmed by a heartbeat round instead of the leader's lease)
 # each with `redis-benchmark -c $CLIENTS -n $REQUESTS -r $KEYSPACE -d $VALUE_SIZE` at every
 # pipeline depth in $PIPELINES, for the tests in $TESTS, and prints per row: ops/s, p50/p99
 # latency (ms), the ratio of tanli's ops/s to redis without persistence and to redis with
@@ -34,7 +34,7 @@
 #                     somewhere private first if others may rebuild it during the run)
 #   REQUESTS (100000) CLIENTS (50) KEYSPACE (100000) VALUE_SIZE (100) PIPELINES ("1 16")
 #   TESTS ("set,get,incr,mset"; any of those, comma-separated)
-#   TARGETS ("redis redis-fsync tanli-1 tanli-3 tanli-3-lease"; ratios need both redis targets)
+#   TARGETS ("redis redis-fsync tanli-1 tanli-3 tanli-3-readidx"; ratios need both redis targets)
 #   ROUNDS (1)        the whole sequence runs ROUNDS times; the table shows each row's median
 # Every target runs at once; each pipeline depth's tests run against one target after another,
 # so the machine's drift in speed (a busy neighbour) reaches a row's targets alike.
@@ -50,7 +50,7 @@ VALUE_SIZE=${VALUE_SIZE:-100}
 PIPELINES=${PIPELINES:-"1 16"}
 ROUNDS=${ROUNDS:-1}
 TESTS=${TESTS:-"set,get,incr,mset"}
-TARGETS=${TARGETS:-"redis redis-fsync tanli-1 tanli-3 tanli-3-lease"}
+TARGETS=${TARGETS:-"redis redis-fsync tanli-1 tanli-3 tanli-3-readidx"}
 
 # Shared settings, checks and functions (starting the targets, redis-benchmark, the table).
 # shellcheck source=lib.sh

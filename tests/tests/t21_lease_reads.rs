@@ -1,8 +1,9 @@
-//! t21: `--read-policy lease` on a 3-node cluster. A shard leader answers linearizable reads
-//! from its lease (a quorum acknowledgement younger than half of election-timeout-min) instead
-//! of a heartbeat round per group of reads. The promise under test: reads and writes behave as
-//! with ReadIndex, and a leader that has lost its quorum stops answering reads once its lease has
-//! run out, instead of serving what may be stale.
+//! t21: the read policies on a 3-node cluster. By default (`--read-policy lease`) a shard leader
+//! answers linearizable reads from its lease (a quorum acknowledgement younger than half of
+//! election-timeout-min) instead of a heartbeat round per group of reads. The promises under
+//! test: reads and writes behave as with ReadIndex, and a leader that has lost its quorum stops
+//! answering reads once its lease has run out, instead of serving what may be stale; with
+//! `--read-policy read-index` no lease is ever taken.
 
 use std::time::{Duration, Instant};
 
@@ -16,7 +17,8 @@ const LEASE_OVER: Duration = Duration::from_millis(1_500);
 
 #[test]
 fn a_lease_leader_cut_off_from_its_quorum_stops_answering_reads() {
-    let mut cluster = Cluster::start_with(3, &["--read-policy", "lease"]);
+    // The default policy: no flag.
+    let mut cluster = Cluster::start(3);
     for id in cluster.running_ids() {
         let info = client::info(&mut cluster.node(id).conn(), "server").expect("INFO server");
         assert_eq!(
@@ -78,6 +80,35 @@ fn a_lease_leader_cut_off_from_its_quorum_stops_answering_reads() {
     }
     cluster.wait_leaders(ELECTION_TIMEOUT);
     read_back(&cluster, "v2");
+}
+
+#[test]
+fn the_read_index_policy_takes_no_lease() {
+    let cluster = Cluster::start_with(3, &["--read-policy", "read-index"]);
+    for id in cluster.running_ids() {
+        let info = client::info(&mut cluster.node(id).conn(), "server").expect("INFO server");
+        assert_eq!(
+            info.get("read_policy").map(String::as_str),
+            Some("read-index"),
+            "node {id}"
+        );
+    }
+    set(&cluster, "r1");
+    read_back(&cluster, "r1");
+    // Reads and writes went through the leaders just now; a lease would show on them.
+    let leased: Vec<(String, u64)> = cluster
+        .running_ids()
+        .into_iter()
+        .flat_map(|id| leases(&cluster, id).expect("INFO raft"))
+        .collect();
+    assert!(
+        leased.iter().any(|(role, _)| role == "leader"),
+        "no node leads a shard: {leased:?}"
+    );
+    assert!(
+        leased.iter().all(|(_, ms)| *ms == 0),
+        "a lease with the read-index policy: {leased:?}"
+    );
 }
 
 const KEY: &str = "lease-probe";
