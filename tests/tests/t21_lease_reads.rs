@@ -19,14 +19,7 @@ const LEASE_OVER: Duration = Duration::from_millis(1_500);
 fn a_lease_leader_cut_off_from_its_quorum_stops_answering_reads() {
     // The default policy: no flag.
     let mut cluster = Cluster::start(3);
-    for id in cluster.running_ids() {
-        let info = client::info(&mut cluster.node(id).conn(), "server").expect("INFO server");
-        assert_eq!(
-            info.get("read_policy").map(String::as_str),
-            Some("lease"),
-            "node {id}"
-        );
-    }
+    assert_policy(&cluster, "lease");
     // Leaders may still move (the cluster balances them), so a redirect or a retry is waited
     // out; a wrong value never is.
     set(&cluster, "v1");
@@ -85,14 +78,7 @@ fn a_lease_leader_cut_off_from_its_quorum_stops_answering_reads() {
 #[test]
 fn the_read_index_policy_takes_no_lease() {
     let cluster = Cluster::start_with(3, &["--read-policy", "read-index"]);
-    for id in cluster.running_ids() {
-        let info = client::info(&mut cluster.node(id).conn(), "server").expect("INFO server");
-        assert_eq!(
-            info.get("read_policy").map(String::as_str),
-            Some("read-index"),
-            "node {id}"
-        );
-    }
+    assert_policy(&cluster, "read-index");
     set(&cluster, "r1");
     read_back(&cluster, "r1");
     // Reads and writes went through the leaders just now; a lease would show on them.
@@ -112,6 +98,18 @@ fn the_read_index_policy_takes_no_lease() {
 }
 
 const KEY: &str = "lease-probe";
+
+/// Every node reports `policy` in INFO server.
+fn assert_policy(cluster: &Cluster, policy: &str) {
+    for id in cluster.running_ids() {
+        let info = client::info(&mut cluster.node(id).conn(), "server").expect("INFO server");
+        assert_eq!(
+            info.get("read_policy").map(String::as_str),
+            Some(policy),
+            "node {id}"
+        );
+    }
+}
 
 /// Each hosted shard's role and how long its local lease still holds (INFO raft).
 fn leases(cluster: &Cluster, id: u64) -> Result<Vec<(String, u64)>, String> {
