@@ -3,12 +3,12 @@
 //!
 //! Consistency of every read is stated here: linearizable (on the shard leader, by its lease or a
 //! ReadIndex round: `--read-policy`) unless the connection said `READONLY`, in which case a
-//! replica answers from its applied state, which may be stale (Redis Cluster's replica reads). Key-less reads (DBSIZE, KEYS, SCAN, RANDOMKEY)
-//! cover the shards this node leads, each linearized, as Redis Cluster answers them over a node's
-//! primary slots (on a `READONLY` connection: every replica hosted here, stale); key-less writes
-//! (FLUSHDB, FLUSHALL) go to each shard this node leads. The hidden `--unsafe-stale-reads` flag
-//! (for the fault-injection suite only, to prove it catches a broken server) makes every keyed
-//! read stale, on any replica.
+//! replica answers from its applied state, which may be stale (Redis Cluster's replica reads).
+//! Key-less reads (DBSIZE, KEYS, SCAN, RANDOMKEY) cover the shards this node leads, each
+//! linearized, as Redis Cluster answers them over a node's primary slots (on a `READONLY`
+//! connection: every replica hosted here, stale); key-less writes (FLUSHDB, FLUSHALL) go to each
+//! shard this node leads. The hidden `--unsafe-stale-reads` flag (for the fault-injection suite
+//! only, to prove it catches a broken server) makes every keyed read stale, on any replica.
 
 use std::sync::Arc;
 

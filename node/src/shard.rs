@@ -7,8 +7,8 @@
 //! Reads: linearizable, batched: concurrent reads share one leadership check (openraft's
 //! `ensure_linearizable`) that started after they arrived, then read the applied state. The
 //! check is the leader's lease (the default, `--read-policy lease`) or a ReadIndex heartbeat
-//! round (`--read-policy read-index`; see [`read_check`]); while the lease holds as the shard last saw it (`lease.rs`), reads skip the
-//! batcher and Raft altogether.
+//! round (`--read-policy read-index`; see [`read_check`]); while the lease holds as the shard
+//! last saw it (`lease.rs`), reads skip the batcher and Raft altogether.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

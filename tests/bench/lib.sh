@@ -2,8 +2,8 @@
 # collections), sourced by both: `source "$(dirname "$0")/lib.sh"` once they have set REQUESTS,
 # CLIENTS, KEYSPACE, VALUE_SIZE, PIPELINES, TESTS and TARGETS. It holds the fixed settings and the
 # checks of the tools, the tanli binary and VALUE_SIZE (run when sourced), and the functions that
-# start the targets (redis, redis-fsync, tanli-1, the leader of tanli-3, the same with ReadIndex reads)
-# on free loopback ports,
+# start the targets (redis, redis-fsync, tanli-1, the leader of tanli-3, the same with ReadIndex
+# reads) on free loopback ports,
 # run redis-benchmark and record its CSV, count error replies, print the summary table and stop
 # every process started here by its PID. `run_all` runs the whole benchmark: every target runs
 # at once, and each pipeline depth's tests run against one target after another, so a drift of
