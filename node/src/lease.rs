@@ -16,6 +16,16 @@
 //!   offering leadership ([`LocalLease::pause`]) ends the local lease first. It stays off until
 //!   the metrics show this replica not leading; reads meanwhile take the batcher's path, where
 //!   Raft itself decides.
+//!
+//! A leader that is its group's only voter (a one-node cluster, or a shard before its replicas
+//! join) has no followers to acknowledge it, so no acknowledgement ever gets younger; openraft's
+//! own check counts such a leader's lease as always valid, since no other node can be elected
+//! without a membership change this leader makes. The local lease does the same, renewed for the
+//! lease age each time the metrics show it the only voter, with one guard for the lag of the
+//! metrics: before this node asks Raft for a membership change
+//! ([`LocalLease::before_membership_change`]), being the only voter earns no lease until the
+//! metrics show a membership newer than the one they showed then (the change's first entry, or a
+//! later one), so a voter added meanwhile is always seen before the lease is renewed again.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -37,10 +47,19 @@ pub struct LocalLease {
     base: Instant,
     /// Reads arriving before `base` + this many nanoseconds may skip Raft (0: no lease).
     until_ns: AtomicU64,
-    /// A transfer was offered and this replica has not been seen not leading since. A mutex (a
-    /// few loads, never held across an await) so that [`LocalLease::update`] cannot store a lease
-    /// computed before a concurrent [`LocalLease::pause`].
-    paused: Mutex<bool>,
+    /// What holds the lease back. A mutex (a few loads, never held across an await) so that
+    /// [`LocalLease::update`] cannot store a lease computed before a concurrent
+    /// [`LocalLease::pause`] or [`LocalLease::before_membership_change`].
+    gate: Mutex<Gate>,
+}
+
+#[derive(Default)]
+struct Gate {
+    /// A transfer was offered and this replica has not been seen not leading since.
+    paused: bool,
+    /// A membership change was asked for while the metrics showed the membership of this log
+    /// index; until they show a newer one, being the only voter earns no lease.
+    changing_from: Option<u64>,
 }
 
 impl LocalLease {
@@ -49,7 +68,7 @@ impl LocalLease {
             age,
             base: Instant::now(),
             until_ns: AtomicU64::new(0),
-            paused: Mutex::new(false),
+            gate: Mutex::new(Gate::default()),
         }
     }
 
@@ -81,20 +100,28 @@ impl LocalLease {
     /// there is never a lease, and nothing to take.
     pub fn update(&self, m: &RaftMetrics<TypeConfig>) {
         let Some(age) = self.age else { return };
-        let mut paused = self.paused.lock().unwrap_or_else(|e| e.into_inner());
+        let mut gate = self.gate.lock().unwrap_or_else(|e| e.into_inner());
         let leads = m.state == ServerState::Leader;
         if !leads {
-            *paused = false;
+            gate.paused = false;
+        }
+        let membership = m.membership_config.log_id().as_ref().map_or(0, |l| l.index);
+        if gate.changing_from.is_some_and(|from| membership > from) {
+            gate.changing_from = None;
         }
         let own_entry_applied = m.vote.is_committed()
             && m.last_applied
                 .as_ref()
                 .is_some_and(|l| *l.committed_leader_id() == m.vote.leader_id().to_committed());
-        let until = match m.last_quorum_acked {
-            Some(acked) if leads && own_entry_applied && !*paused => {
-                self.since_base(acked.into_inner() + age)
-            }
-            _ => 0,
+        let mut voters = m.membership_config.voter_ids();
+        let only_voter = voters.next() == Some(m.id) && voters.next().is_none();
+        let until = if !leads || !own_entry_applied || gate.paused {
+            0
+        } else if only_voter && gate.changing_from.is_none() {
+            self.since_base(Instant::now() + age)
+        } else {
+            m.last_quorum_acked
+                .map_or(0, |acked| self.since_base(acked.into_inner() + age))
         };
         self.until_ns
             .store(u64::try_from(until).unwrap_or(u64::MAX), Ordering::Release);
@@ -102,8 +129,17 @@ impl LocalLease {
 
     /// Ends the lease before a leadership transfer is offered (see the module doc).
     pub fn pause(&self) {
-        let mut paused = self.paused.lock().unwrap_or_else(|e| e.into_inner());
-        *paused = true;
+        let mut gate = self.gate.lock().unwrap_or_else(|e| e.into_inner());
+        gate.paused = true;
+        self.until_ns.store(0, Ordering::Release);
+    }
+
+    /// Ends the lease before this node asks Raft for a membership change, the metrics now showing
+    /// the membership of log index `membership` (see the module doc). The lease comes back with
+    /// the next metrics unless they show this node the only voter of that same membership.
+    pub fn before_membership_change(&self, membership: u64) {
+        let mut gate = self.gate.lock().unwrap_or_else(|e| e.into_inner());
+        gate.changing_from = Some(gate.changing_from.map_or(membership, |f| f.max(membership)));
         self.until_ns.store(0, Ordering::Release);
     }
 
@@ -123,10 +159,14 @@ impl LocalLease {
 mod tests {
     use super::*;
 
+    use std::collections::BTreeSet;
+    use std::sync::Arc;
+
     use openraft::alias::LeaderIdOf;
     use openraft::metrics::SerdeInstant;
     use openraft::vote::RaftLeaderIdExt;
-    use tanli_storage::types::{LogId, Vote};
+    use openraft::Membership;
+    use tanli_storage::types::{LogId, StoredMembership, Vote};
 
     const AGE: Duration = Duration::from_millis(375);
 
@@ -169,6 +209,55 @@ mod tests {
         let none = LocalLease::new(None);
         none.update(&leader(Duration::from_millis(10), 3));
         assert!(!none.holds());
+    }
+
+    /// `m` with the membership of log index `index` whose voters are `voters`.
+    fn with_voters(
+        mut m: RaftMetrics<TypeConfig>,
+        index: u64,
+        voters: &[u64],
+    ) -> RaftMetrics<TypeConfig> {
+        let log_id = LogId::new(LeaderIdOf::<TypeConfig>::new_committed(3, 1), index);
+        let voters: BTreeSet<u64> = voters.iter().copied().collect();
+        let membership = Membership::new_with_defaults(vec![voters], []);
+        m.membership_config = Arc::new(StoredMembership::new(Some(log_id), membership));
+        m
+    }
+
+    #[test]
+    fn the_only_voter_holds_without_acknowledgements_until_it_asks_for_a_membership_change() {
+        let lease = LocalLease::new(Some(AGE));
+        // No follower has acknowledged anything for long: a lone leader still holds.
+        let alone = with_voters(leader(AGE * 4, 3), 1, &[1]);
+        lease.update(&alone);
+        assert!(lease.holds(), "the only voter");
+        assert!(
+            !lease.holds_at(Instant::now() + AGE),
+            "renewed for the lease age only"
+        );
+        // With a second voter the acknowledgement decides again.
+        lease.update(&with_voters(leader(AGE * 4, 3), 2, &[1, 2]));
+        assert!(!lease.holds(), "two voters, stale acknowledgement");
+        // Asking for a membership change ends the lease, and metrics of the same membership do
+        // not bring it back, however alone they show the leader.
+        lease.update(&alone);
+        assert!(lease.holds());
+        lease.before_membership_change(1);
+        assert!(!lease.holds());
+        lease.update(&alone);
+        assert!(!lease.holds(), "metrics that may predate the change");
+        // The change shows (a joint membership with the new voter): acknowledgements decide.
+        let joint = with_voters(leader(Duration::from_millis(10), 3), 2, &[1, 2]);
+        lease.update(&joint);
+        assert!(lease.holds(), "a young quorum acknowledgement");
+        lease.update(&with_voters(leader(AGE * 4, 3), 2, &[1, 2]));
+        assert!(!lease.holds());
+        // Back to one voter by a later change: the lone leader holds again.
+        lease.update(&with_voters(leader(AGE * 4, 3), 3, &[1]));
+        assert!(lease.holds(), "the only voter of a newer membership");
+        // A peer that is the only voter but not this node earns nothing.
+        lease.update(&with_voters(leader(AGE * 4, 3), 4, &[2]));
+        assert!(!lease.holds(), "another node is the only voter");
     }
 
     #[test]

@@ -324,6 +324,21 @@ impl Shard {
             .map_err(|e| format!("leader transfer: {e}"))
     }
 
+    /// To be called before this node asks the group's Raft for a membership change: ends a
+    /// lease the leader holds as its group's only voter until the metrics show the change
+    /// (`lease.rs`).
+    pub fn before_membership_change(&self) {
+        let membership = self
+            .raft
+            .metrics()
+            .borrow_watched()
+            .membership_config
+            .log_id()
+            .as_ref()
+            .map_or(0, |l| l.index);
+        self.lease.before_membership_change(membership);
+    }
+
     /// How long reads may still skip Raft on the local lease (INFO).
     pub fn lease_remaining(&self) -> Duration {
         self.lease.remaining()
