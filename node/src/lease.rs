@@ -105,7 +105,7 @@ impl LocalLease {
         if !leads {
             gate.paused = false;
         }
-        let membership = m.membership_config.log_id().as_ref().map_or(0, |l| l.index);
+        let membership = membership_index(m);
         if gate.changing_from.is_some_and(|from| membership > from) {
             gate.changing_from = None;
         }
@@ -134,10 +134,11 @@ impl LocalLease {
         self.until_ns.store(0, Ordering::Release);
     }
 
-    /// Ends the lease before this node asks Raft for a membership change, the metrics now showing
-    /// the membership of log index `membership` (see the module doc). The lease comes back with
-    /// the next metrics unless they show this node the only voter of that same membership.
-    pub fn before_membership_change(&self, membership: u64) {
+    /// Ends the lease before this node asks Raft for a membership change, `m` being the newest
+    /// metrics (see the module doc). The lease comes back with the next metrics unless they show
+    /// this node the only voter of the membership `m` shows.
+    pub fn before_membership_change(&self, m: &RaftMetrics<TypeConfig>) {
+        let membership = membership_index(m);
         let mut gate = self.gate.lock().unwrap_or_else(|e| e.into_inner());
         gate.changing_from = Some(gate.changing_from.map_or(membership, |f| f.max(membership)));
         self.until_ns.store(0, Ordering::Release);
@@ -153,6 +154,11 @@ impl LocalLease {
         let ns = self.remaining_at(Instant::now);
         Duration::from_nanos(u64::try_from(ns).unwrap_or(u64::MAX))
     }
+}
+
+/// The log index of the membership the metrics `m` show (0: the initial one).
+fn membership_index(m: &RaftMetrics<TypeConfig>) -> u64 {
+    m.membership_config.log_id().as_ref().map_or(0, |l| l.index)
 }
 
 #[cfg(test)]
@@ -242,7 +248,7 @@ mod tests {
         // not bring it back, however alone they show the leader.
         lease.update(&alone);
         assert!(lease.holds());
-        lease.before_membership_change(1);
+        lease.before_membership_change(&alone);
         assert!(!lease.holds());
         lease.update(&alone);
         assert!(!lease.holds(), "metrics that may predate the change");

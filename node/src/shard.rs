@@ -18,7 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use openraft::error::{LinearizableReadError, RaftError};
 use openraft::raft::linearizable_read::LinearizerOption;
 use openraft::rt::watch::WatchReceiver;
-use openraft::ServerState;
+use openraft::{ChangeMembers, ServerState};
 use tanli_storage::types::{PeerAddr, Raft, ShardId, TypeConfig};
 use tanli_storage::{ShardRead, ShardReader};
 use tokio::sync::{mpsc, oneshot};
@@ -324,19 +324,20 @@ impl Shard {
             .map_err(|e| format!("leader transfer: {e}"))
     }
 
-    /// To be called before this node asks the group's Raft for a membership change: ends a
-    /// lease the leader holds as its group's only voter until the metrics show the change
-    /// (`lease.rs`).
-    pub fn before_membership_change(&self) {
-        let membership = self
-            .raft
-            .metrics()
-            .borrow_watched()
-            .membership_config
-            .log_id()
-            .as_ref()
-            .map_or(0, |l| l.index);
-        self.lease.before_membership_change(membership);
+    /// Asks the group's Raft for a membership change (`retain = false`: voters left out leave),
+    /// ending first a lease the leader holds as its group's only voter, until the metrics show
+    /// the change (`lease.rs`).
+    pub async fn change_membership(
+        &self,
+        change: ChangeMembers<u64, PeerAddr>,
+    ) -> Result<(), String> {
+        self.lease
+            .before_membership_change(&self.raft.metrics().borrow_watched());
+        self.raft
+            .change_membership(change, false)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     /// How long reads may still skip Raft on the local lease (INFO).

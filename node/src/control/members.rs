@@ -204,8 +204,7 @@ async fn change_membership(
     what: &str,
     timeout: Duration,
 ) -> Result<(), String> {
-    shard.before_membership_change();
-    tokio::time::timeout(timeout, shard.raft.change_membership(change, false))
+    tokio::time::timeout(timeout, shard.change_membership(change))
         .await
         .map_err(|_| format!("{what} timed out"))?
         .map_err(|e| format!("{what}: {e}"))?;
