@@ -11,6 +11,14 @@
 //! The cost: a connection cannot move to an idle thread while its own is busy or descheduled,
 //! so on a host with fewer free cores than threads its latency tail grows (see README).
 //!
+//! A thread with nothing left to run yields its core before it sleeps in `epoll_wait`
+//! (`yield-before-park`, on by default, as on the worker threads: see `main.rs`). Sleeping and
+//! being woken cost more than a read from the record cache: with two connection threads and a
+//! client on two cores, each woke about once per three requests, and the task switches were a
+//! fifth of the leader's time under `GET -P 1`. A yield lets the runnable threads (the client
+//! among them) go first, so the thread comes back to requests already waiting. Measured with 3
+//! nodes on 2 cores: GET `-P 1` 1.3x, `-P 16` unchanged within the noise (README).
+//!
 //! Shutdown: the node's token ends every connection's loop; [`Connections::closed`] then waits,
 //! up to [`DRAIN`], for the connection tasks to end, and each thread drops its runtime (and with
 //! it any task still left) once they have.
@@ -39,28 +47,35 @@ impl Connections {
     /// Starts `threads` connection threads (0: none, connections run on the caller's runtime).
     /// They stop when `shutdown` is cancelled and their connections have ended (or after
     /// [`DRAIN`]).
-    pub(crate) fn start(threads: usize, shutdown: &CancellationToken) -> std::io::Result<Self> {
+    /// With `yield_before_park`, a thread about to sleep yields its core first (module doc).
+    pub(crate) fn start(
+        threads: usize,
+        yield_before_park: bool,
+        shutdown: &CancellationToken,
+    ) -> std::io::Result<Self> {
         let tracker = TaskTracker::new();
         // The threads' own token: a start that fails half way stops those it started.
         let stop = shutdown.child_token();
         let mut handles = Vec::with_capacity(threads);
         for i in 0..threads {
-            let started = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .and_then(|runtime| {
-                    let handle = runtime.handle().clone();
-                    let (stop, tracker) = (stop.clone(), tracker.clone());
-                    std::thread::Builder::new()
-                        .name(format!("tanli-conn-{i}"))
-                        .spawn(move || {
-                            runtime.block_on(async {
-                                stop.cancelled().await;
-                                let _ = tokio::time::timeout(DRAIN, tracker.wait()).await;
-                            })
-                        })?;
-                    Ok(handle)
-                });
+            let mut runtime = tokio::runtime::Builder::new_current_thread();
+            runtime.enable_all();
+            if yield_before_park {
+                runtime.on_thread_park(std::thread::yield_now);
+            }
+            let started = runtime.build().and_then(|runtime| {
+                let handle = runtime.handle().clone();
+                let (stop, tracker) = (stop.clone(), tracker.clone());
+                std::thread::Builder::new()
+                    .name(format!("tanli-conn-{i}"))
+                    .spawn(move || {
+                        runtime.block_on(async {
+                            stop.cancelled().await;
+                            let _ = tokio::time::timeout(DRAIN, tracker.wait()).await;
+                        })
+                    })?;
+                Ok(handle)
+            });
             match started {
                 Ok(handle) => handles.push(handle),
                 Err(e) => {

@@ -26,7 +26,7 @@ async fn serve_names(listener: &TcpListener, connections: &Connections, n: usize
 /// A node's shutdown token, its connections on `threads` threads, and a listener for them.
 async fn setup(threads: usize) -> (CancellationToken, Connections, TcpListener, SocketAddr) {
     let shutdown = CancellationToken::new();
-    let connections = Connections::start(threads, &shutdown).expect("start");
+    let connections = Connections::start(threads, true, &shutdown).expect("start");
     assert_eq!(connections.threads(), threads);
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");

@@ -389,10 +389,11 @@ async fn serve_node(
         node.metrics.clone(),
         shutdown.clone(),
     ));
-    let connections = Connections::start(cfg.connection_threads, &shutdown)
+    let connections = Connections::start(cfg.connection_threads, cfg.yield_before_park, &shutdown)
         .context("starting the connection threads")?;
     tracing::info!(
         connection_threads = connections.threads(),
+        yield_before_park = cfg.yield_before_park,
         "serving clients"
     );
     admin.serving(node.clone());
