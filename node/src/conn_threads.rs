@@ -14,10 +14,11 @@
 //! A thread with nothing left to run yields its core before it sleeps in `epoll_wait`
 //! (`yield-before-park`, on by default, as on the worker threads: see `main.rs`). Sleeping and
 //! being woken cost more than a read from the record cache: with two connection threads and a
-//! client on two cores, each woke about once per three requests, and the task switches were a
-//! fifth of the leader's time under `GET -P 1`. A yield lets the runnable threads (the client
-//! among them) go first, so the thread comes back to requests already waiting. Measured with 3
-//! nodes on 2 cores: GET `-P 1` 1.3x, `-P 16` unchanged within the noise (README).
+//! client on two cores, under `GET -P 1` the leader switched tasks about once per three requests
+//! (Redis once per twelve), and the switches were a fifth of its time. A yield lets the runnable
+//! threads (the client among them) go first, so the thread comes back to requests already
+//! waiting: once per twenty requests. Measured with 3 nodes on 2 cores: GET `-P 1` 1.3x, `-P 16`
+//! unchanged within the noise (README).
 //!
 //! Shutdown: the node's token ends every connection's loop; [`Connections::closed`] then waits,
 //! up to [`DRAIN`], for the connection tasks to end, and each thread drops its runtime (and with
