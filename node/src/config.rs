@@ -77,7 +77,9 @@ pub struct Args {
     /// (`sched_yield`) before it sleeps (`true`, the default, or `false`). Clients and peers on
     /// the same host then get the core first, and the thread more often finds their next
     /// requests ready instead of sleeping and being woken for each (see README's benchmark
-    /// notes). It costs one system call per sleep and no spinning.
+    /// notes). It costs one system call per sleep and no spinning; a thread whose yields turn
+    /// slow (a CPU-bound neighbour holds the core for its whole time slice) stops yielding for a
+    /// back-off of 0.25 to 8 seconds.
     #[arg(long, env = "TANLI_YIELD_BEFORE_PARK")]
     pub yield_before_park: Option<bool>,
     /// How a shard leader confirms a linearizable read: `lease` (default: no round while a

@@ -12,13 +12,13 @@
 //! so on a host with fewer free cores than threads its latency tail grows (see README).
 //!
 //! A thread with nothing left to run yields its core before it sleeps in `epoll_wait`
-//! (`yield-before-park`, on by default, as on the worker threads: see `main.rs`). Sleeping and
-//! being woken cost more than a read from the record cache: with two connection threads and a
-//! client on two cores, under `GET -P 1` the leader switched tasks about once per three requests
-//! (Redis once per twelve), and the switches were a fifth of its time. A yield lets the runnable
-//! threads (the client among them) go first, so the thread comes back to requests already
-//! waiting: once per twenty requests. Measured with 3 nodes on 2 cores: GET `-P 1` 1.3x, `-P 16`
-//! unchanged within the noise (README).
+//! (`yield-before-park`, on by default, as on the worker threads; `park.rs` says when it stops).
+//! Sleeping and being woken cost more than a read from the record cache: with two connection
+//! threads and a client on two cores, under `GET -P 1` the leader switched tasks about once per
+//! three requests (Redis once per twelve), and the switches were a fifth of its time. A yield lets
+//! the runnable threads (the client among them) go first, so the thread comes back to requests
+//! already waiting: once per twenty requests. Measured with 3 nodes on 2 cores: GET `-P 1` about
+//! 1.2x, `-P 16` and SET unchanged within the noise (README).
 //!
 //! Shutdown: the node's token ends every connection's loop; [`Connections::closed`] then waits,
 //! up to [`DRAIN`], for the connection tasks to end, and each thread drops its runtime (and with
@@ -62,7 +62,7 @@ impl Connections {
             let mut runtime = tokio::runtime::Builder::new_current_thread();
             runtime.enable_all();
             if yield_before_park {
-                runtime.on_thread_park(std::thread::yield_now);
+                runtime.on_thread_park(crate::park::before_park);
             }
             let started = runtime.build().and_then(|runtime| {
                 let handle = runtime.handle().clone();

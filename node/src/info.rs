@@ -175,6 +175,16 @@ fn stats(node: &Node, out: &mut String) -> std::fmt::Result {
         writes += shard.proposal_stats.writes.load(Ordering::Relaxed);
     }
     writeln!(out, "raft_entries_proposed:{entries}\r")?;
+    // Yields of threads about to sleep, and their back-offs (see `park.rs`).
+    writeln!(
+        out,
+        "park_yields:{}\r",
+        crate::park::YIELDS.load(Ordering::Relaxed)
+    )?;
+    let slow = crate::park::SLOW_YIELDS.load(Ordering::Relaxed);
+    writeln!(out, "park_slow_yields:{slow}\r")?;
+    let backoffs = crate::park::BACKOFFS.load(Ordering::Relaxed);
+    writeln!(out, "park_yield_backoffs:{backoffs}\r")?;
     writeln!(out, "raft_writes_proposed:{writes}\r")?;
     let rpc = &node.rpc_stats;
     writeln!(

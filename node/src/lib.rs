@@ -49,6 +49,7 @@ pub mod keyless;
 pub mod lease;
 pub mod metrics;
 pub mod multi;
+pub mod park;
 pub mod proposer;
 pub mod raft;
 mod read_group;

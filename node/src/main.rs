@@ -43,9 +43,10 @@ fn main() -> ExitCode {
     runtime.enable_all();
     // A worker with nothing left to run lets the host's runnable threads go first: the
     // connection threads and clients on this host then hand it fuller batches (Raft entries,
-    // replies) and wake it less often. Why, and what it measured: `conn_threads`' module doc.
+    // replies) and wake it less often. When it stops, and what it measured: `park.rs` and
+    // `conn_threads`' module doc.
     if config.yield_before_park {
-        runtime.on_thread_park(std::thread::yield_now);
+        runtime.on_thread_park(tanli_node::park::before_park);
     }
     if let Some(n) = config.worker_threads {
         runtime.worker_threads(n);

@@ -4,7 +4,8 @@
 //! buffer too much are shed biggest first, nested arrays and oversized inline lines are refused,
 //! and `CLIENT LIST` shows each connection's buffers and recent rate. Everyone else keeps being
 //! served throughout. (Protocol errors and declared lengths are t30's.) Clients are served on
-//! `--connection-threads` threads of their own, or on the worker threads with 0.
+//! `--connection-threads` threads of their own, or on the worker threads with 0, and threads
+//! that run out of work yield before they sleep unless `--yield-before-park false`.
 
 use std::time::{Duration, Instant};
 
@@ -230,4 +231,32 @@ fn connection_threads_serve_clients() {
             }
         }
     }
+}
+
+/// A thread that runs out of work yields its core before it sleeps (`node/src/park.rs`): `INFO
+/// stats` counts the yields, and a node started with `--yield-before-park false` makes none.
+#[test]
+fn idle_threads_yield_before_they_sleep_unless_told_not_to() {
+    let serve_some = |node: &Node| {
+        let mut conn = RawConn::connect(node.addr());
+        // Each request wakes a connection thread, which then runs out of work and sleeps.
+        for i in 0..20 {
+            let value = i.to_string();
+            assert_eq!(conn.cmd(&["SET", "k", &value]), Reply::Simple("OK".into()));
+        }
+    };
+    let node = start(&[]);
+    serve_some(&node);
+    wait_until(
+        CLOSE_TIMEOUT,
+        "threads that yield before they sleep",
+        || {
+            let yields = stat(&node, "park_yields");
+            check(yields > 0, || format!("park_yields {yields}"))
+        },
+    );
+    let off = start(&["--yield-before-park", "false"]);
+    serve_some(&off);
+    assert_eq!(stat(&off, "park_yields"), 0);
+    assert_eq!(stat(&off, "park_yield_backoffs"), 0);
 }
