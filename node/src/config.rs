@@ -79,7 +79,7 @@ pub struct Args {
     /// requests ready instead of sleeping and being woken for each (see README's benchmark
     /// notes). It costs one system call per sleep and no spinning; a thread whose yields turn
     /// slow (a CPU-bound neighbour holds the core for its whole time slice) stops yielding for a
-    /// back-off of 0.25 to 8 seconds.
+    /// back-off of 50 ms to 1 s.
     #[arg(long, env = "TANLI_YIELD_BEFORE_PARK")]
     pub yield_before_park: Option<bool>,
     /// How a shard leader confirms a linearizable read: `lease` (default: no round while a

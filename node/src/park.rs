@@ -16,9 +16,12 @@
 //! on every park cut a client's GET rate tenfold. So each thread keeps a running share of its
 //! yields that were slow (each yield weighs [`SHARE_WEIGHT`]); past [`SLOW_SHARE_MAX`] it stops
 //! yielding for a back-off ([`BACKOFF_MIN`], doubled each time the share trips again, up to
-//! [`BACKOFF_MAX`]). After a back-off the share starts at half the bound, so a neighbour still
-//! there trips it again within a few slow yields; once the share falls under a quarter of the
-//! bound, the back-off is reset.
+//! [`BACKOFF_MAX`]). After a back-off the share starts at the bound, so one more slow yield trips
+//! it again: beside a CPU-bound neighbour a thread pays about one slow yield per
+//! [`BACKOFF_MAX`]. Once quick yields bring the share under a quarter of the bound, the back-off
+//! is reset. The back-offs are short because a busy spell of the node's own threads trips the
+//! share as well (every runnable thread is busy then), and yielding should come back soon after
+//! it ends.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
@@ -37,9 +40,9 @@ pub const SLOW_SHARE_MAX: f64 = 0.2;
 /// Each yield's weight in the running share (about the last 64 yields count).
 pub const SHARE_WEIGHT: f64 = 1.0 / 64.0;
 /// How long a thread stops yielding when its share of slow yields first trips.
-pub const BACKOFF_MIN: Duration = Duration::from_millis(250);
+pub const BACKOFF_MIN: Duration = Duration::from_millis(50);
 /// The longest it stops yielding, after the share trips again and again.
-pub const BACKOFF_MAX: Duration = Duration::from_secs(8);
+pub const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
 /// One thread's record of its yields: whether to yield now, and for how long to stop when too
 /// many are slow.
@@ -72,9 +75,9 @@ impl YieldGate {
     /// Records a yield that began at `start` and took `took`.
     pub(crate) fn yielded(&mut self, start: Instant, took: Duration) {
         if self.skip_until.take().is_some() {
-            // The first yield after a back-off: a neighbour still there trips the share again
-            // within a few slow yields.
-            self.slow_share = SLOW_SHARE_MAX / 2.0;
+            // The first yield after a back-off starts at the bound: if the neighbour is still
+            // there, this one slow yield trips the share again.
+            self.slow_share = SLOW_SHARE_MAX;
         }
         let slow = if took > SLOW_YIELD { 1.0 } else { 0.0 };
         self.slow_share += (slow - self.slow_share) * SHARE_WEIGHT;
@@ -151,11 +154,10 @@ mod tests {
         let stopped = at;
         assert!(!g.should_yield(stopped + BACKOFF_MIN - Duration::from_millis(10)));
         assert!(g.should_yield(stopped + BACKOFF_MIN));
-        // Still slow after the back-off: it trips again within a few yields, and stops twice
-        // as long.
+        // Still slow after the back-off: its first yield trips it again, for twice as long.
         at = stopped + BACKOFF_MIN;
         let again = feed(&mut g, &mut at, 1_000, 1).expect("all slow: stops");
-        assert!(again <= 10, "stopped again after {again} yields");
+        assert_eq!(again, 1, "stopped again after {again} yields");
         assert!(!g.should_yield(at + 2 * BACKOFF_MIN - Duration::from_millis(10)));
         assert!(g.should_yield(at + 2 * BACKOFF_MIN));
         for _ in 0..20 {
