@@ -175,6 +175,7 @@ fn stats(node: &Node, out: &mut String) -> std::fmt::Result {
         writes += shard.proposal_stats.writes.load(Ordering::Relaxed);
     }
     writeln!(out, "raft_entries_proposed:{entries}\r")?;
+    writeln!(out, "raft_writes_proposed:{writes}\r")?;
     // Yields of threads about to sleep, and their back-offs (see `park.rs`).
     writeln!(
         out,
@@ -185,7 +186,6 @@ fn stats(node: &Node, out: &mut String) -> std::fmt::Result {
     writeln!(out, "park_slow_yields:{slow}\r")?;
     let backoffs = crate::park::BACKOFFS.load(Ordering::Relaxed);
     writeln!(out, "park_yield_backoffs:{backoffs}\r")?;
-    writeln!(out, "raft_writes_proposed:{writes}\r")?;
     let rpc = &node.rpc_stats;
     writeln!(
         out,
