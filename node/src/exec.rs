@@ -201,11 +201,16 @@ pub async fn check_reads(
     }
     CheckedReads {
         topo,
+        prefetch_at: steps.len(),
         steps: steps.into_iter(),
         shards,
         now_ms: None,
     }
 }
+
+/// Reads whose records [`CheckedReads`] prefetches at once: a window of a long pipeline's reads,
+/// not all of them (the first would evict the last from the CPU's caches).
+const PREFETCH_WINDOW: usize = 16;
 
 /// Reads whose leadership checks are done (see [`check_reads`]), to run in order.
 pub struct CheckedReads {
@@ -218,6 +223,8 @@ pub struct CheckedReads {
     /// at its first read): the group's reads are answered as of one instant, and the clock is
     /// not read per read.
     now_ms: Option<u64>,
+    /// Reads left when the next window of reads is prefetched.
+    prefetch_at: usize,
 }
 
 enum Step {
@@ -247,6 +254,10 @@ impl Iterator for CheckedReads {
     type Item = Reply;
 
     fn next(&mut self) -> Option<Reply> {
+        if self.steps.len() == self.prefetch_at {
+            self.prefetch_at = self.prefetch_at.saturating_sub(PREFETCH_WINDOW);
+            self.prefetch();
+        }
         Some(match self.steps.next()? {
             Step::Answered(reply) => reply,
             Step::Run { cmd, slot, shard } => match &self.shards[shard] {
@@ -261,6 +272,40 @@ impl Iterator for CheckedReads {
                 }
             },
         })
+    }
+}
+
+impl CheckedReads {
+    /// Asks the CPU to load the records the next window of reads will read from the record
+    /// cache, so their cache misses overlap (`tanli_storage::ShardReader::prefetch`). Only for
+    /// windows of two reads or more: one read would only pay for the prefetch.
+    fn prefetch(&self) {
+        let window = &self.steps.as_slice()[..self.steps.len().min(PREFETCH_WINDOW)];
+        let mut keys: Vec<&[u8]> = Vec::with_capacity(window.len());
+        let mut on = None;
+        for step in window {
+            let Step::Run { cmd, shard, .. } = step else {
+                continue;
+            };
+            let Some(key) = cmd.cached_key() else {
+                continue;
+            };
+            if on.is_some_and(|s| s != *shard) {
+                self.prefetch_on(on, &keys);
+                keys.clear();
+            }
+            on = Some(*shard);
+            keys.push(key);
+        }
+        self.prefetch_on(on, &keys);
+    }
+
+    fn prefetch_on(&self, shard: Option<usize>, keys: &[&[u8]]) {
+        if let (Some(i), 2..) = (shard, keys.len()) {
+            if let (shard, Ok(())) = &self.shards[i] {
+                shard.reader.prefetch(keys);
+            }
+        }
     }
 }
 

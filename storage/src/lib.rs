@@ -18,10 +18,12 @@ pub mod dedup;
 pub mod keys;
 pub mod kv;
 mod log_store;
+mod prefetch;
 mod reader;
 mod snapshot;
 mod state_machine;
 mod sub;
+mod table;
 pub mod types;
 
 pub use cache::RecordCacheStats;

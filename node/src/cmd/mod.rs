@@ -172,6 +172,19 @@ impl ReadCmd {
         }
     }
 
+    /// The key of a read of one record through the record cache (GET, STRLEN, ...), which a
+    /// group of reads prefetches (`exec::CheckedReads`).
+    pub fn cached_key(&self) -> Option<&[u8]> {
+        match self {
+            ReadCmd::Get { key }
+            | ReadCmd::Strlen { key }
+            | ReadCmd::GetRange { key, .. }
+            | ReadCmd::Type { key }
+            | ReadCmd::Ttl { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+
     /// True when the command reads more than one record or element: it then runs against one
     /// point-in-time view of the shard ([`tanli_storage::ShardReader::with_view`]), so its reply
     /// shows one committed state. Single-record reads go through the record cache instead.
