@@ -9,7 +9,7 @@
 //! Records are put into the batch once per group, each key as the group leaves it, in key order
 //! (not once per command): a hot key written by every command of a group costs one memtable
 //! insert, and sorted keys make each skiplist insert start near the last. With 3 nodes, INCR
-//! `-P 16` of one key went from 216k to 260k per second, of random keys 5% faster.
+//! `-P 16` of one key went from about 216k to 260k per second, of random keys 5% faster.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
