@@ -10,29 +10,26 @@
 const MAX_LINES: usize = 4;
 const LINE: usize = 64;
 
-/// Hints that `value` is read soon (the cache line it starts on).
-pub(crate) fn value<T>(value: &T) {
-    one(value);
-}
-
 /// Hints that `bytes` are read soon (the first [`MAX_LINES`] cache lines of them).
 pub(crate) fn bytes(bytes: &[u8]) {
     // The offset of each cache line's first byte in the slice, after the first byte's line.
     let mut at = 0;
     for _ in 0..MAX_LINES {
         let Some(b) = bytes.get(at) else { break };
-        one(b);
+        value(b);
         at += LINE - (bytes.as_ptr() as usize + at) % LINE;
     }
 }
 
+/// Hints that `value` is read soon (the cache line it starts on).
 #[cfg(target_arch = "x86_64")]
-fn one<T>(at: &T) {
-    safe_arch::prefetch_t0(at);
+pub(crate) fn value<T>(value: &T) {
+    safe_arch::prefetch_t0(value);
 }
 
+/// Hints that `value` is read soon (the cache line it starts on).
 #[cfg(not(target_arch = "x86_64"))]
-fn one<T>(_at: &T) {}
+pub(crate) fn value<T>(_value: &T) {}
 
 #[cfg(test)]
 mod tests {

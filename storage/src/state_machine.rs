@@ -100,6 +100,7 @@ impl StateMachine {
     fn apply_group(&mut self, group: Vec<EntryResponder<TypeConfig>>) -> Result<(), StorageError> {
         let db = &self.store.db;
         let meta = self.store.cf(keys::CF_META)?;
+        let data = self.store.cf(keys::CF_DATA)?;
         let mut batch = WriteBatch::default();
         let mut state = self.state.clone();
         let mut replies = Vec::with_capacity(group.len());
@@ -111,7 +112,7 @@ impl StateMachine {
                 meta_overlay: BTreeMap::new(),
                 entry_floors: HashMap::new(),
                 log_time_ms: state.log_time_ms,
-                data: self.store.cf(keys::CF_DATA)?,
+                data,
                 expiry: self.store.cf(keys::CF_EXPIRY)?,
                 sub: self.store.cf(keys::CF_SUB)?,
                 subs: SubOverlay::default(),
@@ -162,13 +163,12 @@ impl StateMachine {
         // several times is inserted into the memtable once, and sorted keys let each skiplist
         // insert start from where the previous one ended. After any range deletion of the group
         // (`clear`), whose overlay holds only what was written after it.
-        let data = self.store.cf(keys::CF_DATA)?;
         let mut sorted: Vec<(&Vec<u8>, &Option<Record>)> = written.iter().collect();
         sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
         for (dk, record) in sorted {
             match record {
-                Some(r) => batch.put_cf(&data, dk, codec::encode_record(r)),
-                None => batch.delete_cf(&data, dk),
+                Some(r) => batch.put_cf(data, dk, codec::encode_record(r)),
+                None => batch.delete_cf(data, dk),
             }
         }
         batch.put_cf(
