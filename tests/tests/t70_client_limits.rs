@@ -5,7 +5,8 @@
 //! and `CLIENT LIST` shows each connection's buffers and recent rate. Everyone else keeps being
 //! served throughout. (Protocol errors and declared lengths are t30's.) Clients are served on
 //! `--connection-threads` threads of their own, or on the worker threads with 0, and threads
-//! that run out of work yield before they sleep unless `--yield-before-park false`.
+//! that run out of work yield before they sleep unless `--yield-before-park false`. A deep
+//! pipeline beside connections that are merely open is not throttled for them.
 
 use std::time::{Duration, Instant};
 
@@ -190,6 +191,65 @@ fn client_list_shows_rates() {
         },
     );
     println!("busy client rate {rate}/s after {:?}", started.elapsed());
+}
+
+/// Pipelines batches of GETs on a fresh connection while three other connections each PING
+/// five times a second (a pool's spare connections, a health check), for up to `length` or
+/// until a reply is a TRYAGAIN (with `stop_at_refusal`); returns the GETs sent and refused.
+fn pipeline_beside_quiet_connections(
+    node: &Node,
+    length: Duration,
+    stop_at_refusal: bool,
+) -> (u64, u64) {
+    const BATCH: usize = 500;
+    let mut quiet: Vec<RawConn> = (0..3).map(|_| RawConn::connect(node.addr())).collect();
+    let mut busy = RawConn::connect(node.addr());
+    let batch: Vec<u8> = (0..BATCH)
+        .flat_map(|i| encode(&[b"GET", format!("pipelined:{i}").as_bytes()]))
+        .collect();
+    let (mut sent, mut refused) = (0u64, 0u64);
+    let started = Instant::now();
+    let mut last_ping = started - Duration::from_secs(1);
+    while started.elapsed() < length && !(stop_at_refusal && refused > 0) {
+        if last_ping.elapsed() >= Duration::from_millis(200) {
+            quiet.iter_mut().for_each(assert_serves);
+            last_ping = Instant::now();
+        }
+        busy.send(&batch);
+        for _ in 0..BATCH {
+            match busy.read_reply() {
+                Reply::Bulk(None) => {}
+                Reply::Error(e) if e.starts_with("TRYAGAIN") => refused += 1,
+                other => panic!("GET of an absent key answered {other:?}"),
+            }
+        }
+        sent += BATCH as u64;
+    }
+    (sent, refused)
+}
+
+/// A deep pipeline beside connections that are merely open (each a few requests a second, under
+/// `--active-rate-min`) is not hot, so it is served without TRYAGAIN however many of its reads
+/// are in flight. The same load on a node that counts such connections as active
+/// (`--active-rate-min 1`) is refused: the load does reach the watermark, and the bound is what
+/// decides.
+#[test]
+fn a_deep_pipeline_beside_quiet_connections_is_served() {
+    let node = start(&[]);
+    let (sent, refused) = pipeline_beside_quiet_connections(&node, Duration::from_secs(3), false);
+    assert_eq!(refused, 0, "{refused} of {sent} pipelined GETs refused");
+    assert_eq!(stat(&node, "overload_refusals"), 0);
+    println!("default: {sent} pipelined GETs in 3 s, none refused");
+    drop(node);
+
+    let strict = start(&["--active-rate-min", "1"]);
+    let (sent, refused) = pipeline_beside_quiet_connections(&strict, Duration::from_secs(20), true);
+    assert!(
+        refused > 0,
+        "{sent} GETs, none refused with --active-rate-min 1"
+    );
+    assert!(stat(&strict, "overload_refusals") >= refused);
+    println!("--active-rate-min 1: refusals after {sent} pipelined GETs");
 }
 
 /// Threads of process `pid` named `tanli-conn-*` (Linux names them in `/proc/PID/task/*/comm`).

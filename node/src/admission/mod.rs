@@ -16,8 +16,11 @@
 //! *Hot* is relative, so a node with one busy client and nobody else never throttles it: a
 //! client is hot when its decaying request rate (half-life `rate-half-life-ms`, evaluated every
 //! `admission-tick-ms`) is more than `hot-factor` times the mean rate of the other active
-//! clients. A flood from one connection is refused while ten modest clients beside it are
-//! served; fifty equal benchmark connections are all served. Each shed is counted (metrics,
+//! clients, those sending at least `active-rate-min` requests per second. A flood from one
+//! connection is refused while ten modest clients beside it are served; fifty equal benchmark
+//! connections are all served; and a deep pipeline beside connections that are merely open
+//! (a health check, a monitor polling INFO, a pool's spare connections, each a few requests
+//! a second) is not throttled for them: there is no one its queue delays. Each shed is counted (metrics,
 //! INFO) and logged with the client's address, name, rate and buffered bytes.
 
 pub mod config;
@@ -32,10 +35,6 @@ pub use self::config::{AdmissionArgs, AdmissionConfig};
 use crate::clients::{ClientState, Clients};
 use crate::metrics::{Metrics, ShedReason};
 use crate::reply::Reply;
-
-/// A client below this rate (requests per second) is idle: it does not count among the others
-/// a hot client is compared with.
-const ACTIVE_RATE_MIN: f64 = 1.0;
 
 pub struct Admission {
     cfg: AdmissionConfig,
@@ -202,7 +201,7 @@ impl Admission {
     ) {
         let list = clients.list();
         let seen = update_rates(&list, elapsed, self.cfg.rate_half_life);
-        let hot = mark_hot(&list, self.cfg.hot_factor);
+        let hot = mark_hot(&list, self.cfg.hot_factor, self.cfg.active_rate_min);
         self.hot_clients.store(hot, Ordering::Relaxed);
         let mut memory: usize = list.iter().map(|c| c.buffered()).sum();
         self.clients_memory.store(memory, Ordering::Relaxed);
@@ -267,18 +266,15 @@ fn update_rates(list: &[Arc<ClientState>], elapsed: Duration, half_life: Duratio
 }
 
 /// Marks as hot each client whose rate exceeds `factor` times the mean of the other active
-/// clients (none when it is the only active one); returns how many are hot.
-fn mark_hot(list: &[Arc<ClientState>], factor: f64) -> usize {
+/// clients, those at `active_min` requests per second or more (none when it is the only active
+/// one); returns how many are hot.
+fn mark_hot(list: &[Arc<ClientState>], factor: f64, active_min: f64) -> usize {
     let rates: Vec<f64> = list.iter().map(|c| c.rate()).collect();
-    let active: Vec<f64> = rates
-        .iter()
-        .copied()
-        .filter(|&r| r >= ACTIVE_RATE_MIN)
-        .collect();
+    let active: Vec<f64> = rates.iter().copied().filter(|&r| r >= active_min).collect();
     let (sum, n) = (active.iter().sum::<f64>(), active.len());
     let mut hot = 0;
     for (c, &r) in list.iter().zip(&rates) {
-        let is_hot = r >= ACTIVE_RATE_MIN && n > 1 && r > factor * (sum - r) / (n - 1) as f64;
+        let is_hot = r >= active_min && n > 1 && r > factor * (sum - r) / (n - 1) as f64;
         c.hot.store(is_hot, Ordering::Relaxed);
         hot += usize::from(is_hot);
     }

@@ -57,7 +57,7 @@ fn hot_is_relative_to_the_other_active_clients() {
         Duration::from_secs(1),
         Duration::from_millis(1000),
     );
-    assert_eq!(mark_hot(&reg.list(), 4.0), 1);
+    assert_eq!(mark_hot(&reg.list(), 4.0, 10.0), 1);
     assert!(g[0].state.hot.load(Ordering::Relaxed));
     assert!(!g[5].state.hot.load(Ordering::Relaxed));
     assert!(!g[11].state.hot.load(Ordering::Relaxed));
@@ -72,7 +72,7 @@ fn hot_is_relative_to_the_other_active_clients() {
         Duration::from_secs(1),
         Duration::from_millis(1000),
     );
-    assert_eq!(mark_hot(&reg.list(), 4.0), 0);
+    assert_eq!(mark_hot(&reg.list(), 4.0, 10.0), 0);
     let (reg, g) = clients(3);
     requests(&g[0], 100_000);
     update_rates(
@@ -81,10 +81,31 @@ fn hot_is_relative_to_the_other_active_clients() {
         Duration::from_millis(1000),
     );
     assert_eq!(
-        mark_hot(&reg.list(), 4.0),
+        mark_hot(&reg.list(), 4.0, 10.0),
         0,
         "the others are idle: nobody to protect"
     );
+
+    // A deep pipeline beside a pool's spare connections, a health check and a monitor (a few
+    // requests a second each): below active-rate-min they are idle, so it is not hot; counted
+    // as active (a minimum of 1/s), they would make it so.
+    let (reg, g) = clients(4);
+    requests(&g[0], 30_000);
+    for (c, n) in g[1..].iter().zip([2, 3, 5]) {
+        requests(c, n);
+    }
+    update_rates(
+        &reg.list(),
+        Duration::from_secs(1),
+        Duration::from_millis(1000),
+    );
+    assert_eq!(mark_hot(&reg.list(), 4.0, 10.0), 0, "idle neighbours");
+    assert_eq!(
+        mark_hot(&reg.list(), 4.0, 1.0),
+        1,
+        "the same, counted as active"
+    );
+    assert!(g[0].state.hot.load(Ordering::Relaxed));
 }
 
 #[test]
