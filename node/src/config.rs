@@ -740,8 +740,8 @@ mod tests {
             &["--inflight-high-watermark", "0"][..],
             &["--inflight-max", "10"],
             &["--hot-factor", "0.5"],
-            &["--active-rate-min=-1"],
-            &["--active-rate-min", "NaN"],
+            &["--bystander-rate-min=-1"],
+            &["--bystander-rate-min", "NaN"],
             &[
                 "--reply-buffer-bytes-max",
                 "10",

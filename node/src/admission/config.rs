@@ -20,11 +20,11 @@ pub struct AdmissionArgs {
     /// of the other clients.
     #[arg(long, env = "TANLI_HOT_FACTOR")]
     pub hot_factor: Option<f64>,
-    /// Requests per second below which a client counts as idle (a health check, a monitor, a
-    /// pooled connection between uses): it is never hot, and a hot client is compared only with
-    /// clients at or above it.
-    #[arg(long, env = "TANLI_ACTIVE_RATE_MIN")]
-    pub active_rate_min: Option<f64>,
+    /// Requests per second the other clients must send together before a busy client can be
+    /// hot: below it (a health check, a monitor, a pool's spare connections) nobody's requests
+    /// wait behind it, so it is not refused for them. 0: any other active client counts.
+    #[arg(long, env = "TANLI_BYSTANDER_RATE_MIN")]
+    pub bystander_rate_min: Option<f64>,
     /// Half-life of the decaying request rate of each client.
     #[arg(long, env = "TANLI_RATE_HALF_LIFE_MS")]
     pub rate_half_life_ms: Option<u64>,
@@ -69,7 +69,7 @@ pub struct AdmissionConfig {
     pub inflight_high_watermark: usize,
     pub inflight_max: usize,
     pub hot_factor: f64,
-    pub active_rate_min: f64,
+    pub bystander_rate_min: f64,
     pub rate_half_life: Duration,
     pub tick: Duration,
     pub shed_after: Duration,
@@ -103,7 +103,7 @@ impl AdmissionConfig {
             inflight_high_watermark: get!(inflight_high_watermark, 32),
             inflight_max: get!(inflight_max, 32_768),
             hot_factor: get!(hot_factor, 4.0),
-            active_rate_min: get!(active_rate_min, 10.0),
+            bystander_rate_min: get!(bystander_rate_min, 10.0),
             rate_half_life: ms(get!(rate_half_life_ms, 1_000)),
             tick: ms(get!(admission_tick_ms, 100)),
             shed_after: ms(get!(shed_after_ms, 2_000)),
@@ -124,8 +124,8 @@ impl AdmissionConfig {
             "hot-factor must be at least 1"
         );
         anyhow::ensure!(
-            c.active_rate_min.is_finite() && c.active_rate_min >= 0.0,
-            "active-rate-min must be a number of requests per second, at least 0"
+            c.bystander_rate_min.is_finite() && c.bystander_rate_min >= 0.0,
+            "bystander-rate-min must be a number of requests per second, at least 0"
         );
         anyhow::ensure!(
             !c.tick.is_zero() && c.rate_half_life >= c.tick && c.shed_after >= c.tick,

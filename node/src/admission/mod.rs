@@ -16,12 +16,13 @@
 //! *Hot* is relative, so a node with one busy client and nobody else never throttles it: a
 //! client is hot when its decaying request rate (half-life `rate-half-life-ms`, evaluated every
 //! `admission-tick-ms`) is more than `hot-factor` times the mean rate of the other active
-//! clients, those sending at least `active-rate-min` requests per second. A flood from one
-//! connection is refused while ten modest clients beside it are served; fifty equal benchmark
-//! connections are all served; and a deep pipeline beside connections that are merely open
-//! (a health check, a monitor polling INFO, a pool's spare connections, each a few requests
-//! a second) is not throttled for them: there is no one its queue delays. Each shed is counted (metrics,
-//! INFO) and logged with the client's address, name, rate and buffered bytes.
+//! clients, and those together send at least `bystander-rate-min` requests per second. A flood
+//! from one connection is refused while ten modest clients beside it are served, or a hundred
+//! slow ones; fifty equal benchmark connections are all served; and a deep pipeline beside
+//! connections that are merely open (a health check, a monitor polling INFO, a pool's spare
+//! connections, a few requests a second between them) is not throttled for them: hardly anyone
+//! waits behind its queue. Each shed is counted (metrics, INFO) and logged with the client's
+//! address, name, rate and buffered bytes.
 
 pub mod config;
 
@@ -35,6 +36,10 @@ pub use self::config::{AdmissionArgs, AdmissionConfig};
 use crate::clients::{ClientState, Clients};
 use crate::metrics::{Metrics, ShedReason};
 use crate::reply::Reply;
+
+/// A client below this rate (requests per second) is idle: it does not count among the others
+/// a hot client is compared with, so idle connections do not dilute their mean.
+const ACTIVE_RATE_MIN: f64 = 1.0;
 
 pub struct Admission {
     cfg: AdmissionConfig,
@@ -201,7 +206,7 @@ impl Admission {
     ) {
         let list = clients.list();
         let seen = update_rates(&list, elapsed, self.cfg.rate_half_life);
-        let hot = mark_hot(&list, self.cfg.hot_factor, self.cfg.active_rate_min);
+        let hot = mark_hot(&list, self.cfg.hot_factor, self.cfg.bystander_rate_min);
         self.hot_clients.store(hot, Ordering::Relaxed);
         let mut memory: usize = list.iter().map(|c| c.buffered()).sum();
         self.clients_memory.store(memory, Ordering::Relaxed);
@@ -266,15 +271,23 @@ fn update_rates(list: &[Arc<ClientState>], elapsed: Duration, half_life: Duratio
 }
 
 /// Marks as hot each client whose rate exceeds `factor` times the mean of the other active
-/// clients, those at `active_min` requests per second or more (none when it is the only active
-/// one); returns how many are hot.
-fn mark_hot(list: &[Arc<ClientState>], factor: f64, active_min: f64) -> usize {
+/// clients, when those together send at least `bystanders_min` requests per second (none when
+/// it is the only active one); returns how many are hot.
+fn mark_hot(list: &[Arc<ClientState>], factor: f64, bystanders_min: f64) -> usize {
     let rates: Vec<f64> = list.iter().map(|c| c.rate()).collect();
-    let active: Vec<f64> = rates.iter().copied().filter(|&r| r >= active_min).collect();
+    let active: Vec<f64> = rates
+        .iter()
+        .copied()
+        .filter(|&r| r >= ACTIVE_RATE_MIN)
+        .collect();
     let (sum, n) = (active.iter().sum::<f64>(), active.len());
     let mut hot = 0;
     for (c, &r) in list.iter().zip(&rates) {
-        let is_hot = r >= active_min && n > 1 && r > factor * (sum - r) / (n - 1) as f64;
+        let others = sum - r;
+        let is_hot = r >= ACTIVE_RATE_MIN
+            && n > 1
+            && others >= bystanders_min
+            && r > factor * others / (n - 1) as f64;
         c.hot.store(is_hot, Ordering::Relaxed);
         hot += usize::from(is_hot);
     }

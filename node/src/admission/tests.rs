@@ -86,12 +86,12 @@ fn hot_is_relative_to_the_other_active_clients() {
         "the others are idle: nobody to protect"
     );
 
-    // A deep pipeline beside a pool's spare connections, a health check and a monitor (a few
-    // requests a second each): below active-rate-min they are idle, so it is not hot; counted
-    // as active (a minimum of 1/s), they would make it so.
+    // A deep pipeline beside a health check, a monitor and a pool's spare connection (1, 2
+    // and 3 requests in the second, 6 together): under bystander-rate-min, so it is not hot;
+    // with a minimum of 0 (any active neighbour counts) it would be.
     let (reg, g) = clients(4);
     requests(&g[0], 30_000);
-    for (c, n) in g[1..].iter().zip([2, 3, 5]) {
+    for (c, n) in g[1..].iter().zip([1, 2, 3]) {
         requests(c, n);
     }
     update_rates(
@@ -99,12 +99,26 @@ fn hot_is_relative_to_the_other_active_clients() {
         Duration::from_secs(1),
         Duration::from_millis(1000),
     );
-    assert_eq!(mark_hot(&reg.list(), 4.0, 10.0), 0, "idle neighbours");
+    assert_eq!(mark_hot(&reg.list(), 4.0, 10.0), 0, "quiet neighbours");
     assert_eq!(
-        mark_hot(&reg.list(), 4.0, 1.0),
+        mark_hot(&reg.list(), 4.0, 0.0),
         1,
-        "the same, counted as active"
+        "the same, any neighbour counts"
     );
+    assert!(g[0].state.hot.load(Ordering::Relaxed));
+
+    // A hundred slow clients (5 requests each in the second, 500 together) are protected.
+    let (reg, g) = clients(101);
+    requests(&g[0], 30_000);
+    for c in &g[1..] {
+        requests(c, 5);
+    }
+    update_rates(
+        &reg.list(),
+        Duration::from_secs(1),
+        Duration::from_millis(1000),
+    );
+    assert_eq!(mark_hot(&reg.list(), 4.0, 10.0), 1, "many slow neighbours");
     assert!(g[0].state.hot.load(Ordering::Relaxed));
 }
 
