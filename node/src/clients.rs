@@ -100,14 +100,16 @@ impl ClientState {
 
     /// One line of `CLIENT LIST`, with Redis's field names (fields tanli does not track are
     /// left out rather than invented), then tanli's own: `rate` (requests per second, decaying),
-    /// `inflight` and `refused` (requests refused for overload).
+    /// `hot` (1 when admission control counts it among the busiest at the last tick, so its
+    /// requests are refused past the in-flight watermark), `inflight` and `refused` (requests
+    /// refused for overload).
     pub fn info_line(&self) -> String {
         let cmd = match self.last_cmd.load(Ordering::Relaxed) {
             0 => "NULL",
             i => crate::metrics::command_name(i - 1),
         };
         format!(
-            "id={} addr={} laddr={} name={} age={} idle={} flags=N db=0 qbuf={} omem={} tot-mem={} cmd={} user=default resp={} tot-cmds={} rate={:.0} inflight={} refused={}",
+            "id={} addr={} laddr={} name={} age={} idle={} flags=N db=0 qbuf={} omem={} tot-mem={} cmd={} user=default resp={} tot-cmds={} rate={:.0} hot={} inflight={} refused={}",
             self.id,
             self.addr,
             self.laddr,
@@ -121,6 +123,7 @@ impl ClientState {
             if self.resp3.load(Ordering::Relaxed) { 3 } else { 2 },
             self.commands.load(Ordering::Relaxed),
             self.rate(),
+            u8::from(self.hot.load(Ordering::Relaxed)),
             self.inflight.load(Ordering::Relaxed),
             self.refused.load(Ordering::Relaxed),
         )

@@ -2,7 +2,7 @@
 //! connections are closed, a client that does not read its replies is disconnected at the
 //! output-buffer limit without the node's memory following its backlog, clients that together
 //! buffer too much are shed biggest first, nested arrays and oversized inline lines are refused,
-//! and `CLIENT LIST` shows each connection's buffers and recent rate. Everyone else keeps being
+//! and `CLIENT LIST` shows each connection's buffers, recent rate and hot flag. Everyone else keeps being
 //! served throughout. (Protocol errors and declared lengths are t30's.) Clients are served on
 //! `--connection-threads` threads of their own, or on the worker threads with 0, and threads
 //! that run out of work yield before they sleep unless `--yield-before-park false`. A deep
@@ -177,7 +177,14 @@ fn client_list_shows_rates() {
                 .lines()
                 .find(|l| l.contains(" name=busy "))
                 .ok_or_else(|| format!("no busy client in {list}"))?;
-            for field in ["qbuf=", "omem=", "tot-mem=", "inflight=", "refused="] {
+            for field in [
+                "qbuf=",
+                "omem=",
+                "tot-mem=",
+                "hot=",
+                "inflight=",
+                "refused=",
+            ] {
                 if !line.contains(field) {
                     return Err(format!("no {field} in {line}"));
                 }
@@ -195,26 +202,41 @@ fn client_list_shows_rates() {
 
 /// Pipelines batches of GETs on a fresh connection while two other connections each PING
 /// twice a second (a health check, a monitor), for up to `length` or until a reply is a
-/// TRYAGAIN (with `stop_at_refusal`); returns the GETs sent and refused.
+/// TRYAGAIN (with `stop_at_refusal`); returns the GETs sent and refused, and the `hot=` flags
+/// `CLIENT LIST` shows at the end for the pipelining connection and the others.
 fn pipeline_beside_quiet_connections(
     node: &Node,
     length: Duration,
     stop_at_refusal: bool,
-) -> (u64, u64) {
+) -> (u64, u64, String) {
     const BATCH: usize = 500;
+    const PING_EVERY: Duration = Duration::from_millis(500);
     let mut quiet: Vec<RawConn> = (0..2).map(|_| RawConn::connect(node.addr())).collect();
     let mut busy = RawConn::connect(node.addr());
+    assert_eq!(
+        busy.cmd(&["CLIENT", "SETNAME", "busy"]),
+        Reply::Simple("OK".into())
+    );
     let batch: Vec<u8> = (0..BATCH)
         .flat_map(|i| encode(&[b"GET", format!("pipelined:{i}").as_bytes()]))
         .collect();
-    let (mut sent, mut refused) = (0u64, 0u64);
-    let started = Instant::now();
-    let mut last_ping = started - Duration::from_secs(1);
-    while started.elapsed() < length && !(stop_at_refusal && refused > 0) {
-        if last_ping.elapsed() >= Duration::from_millis(500) {
+    let mut last_ping = Instant::now() - PING_EVERY;
+    let mut ping_when_due = |quiet: &mut Vec<RawConn>| {
+        if last_ping.elapsed() >= PING_EVERY {
             quiet.iter_mut().for_each(assert_serves);
             last_ping = Instant::now();
         }
+    };
+    // Their decaying rates settle (1.7 to 2.4 requests a second each) before the load starts.
+    let warming = Instant::now();
+    while warming.elapsed() < Duration::from_millis(2500) {
+        ping_when_due(&mut quiet);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (mut sent, mut refused) = (0u64, 0u64);
+    let started = Instant::now();
+    while started.elapsed() < length && !(stop_at_refusal && refused > 0) {
+        ping_when_due(&mut quiet);
         busy.send(&batch);
         for _ in 0..BATCH {
             match busy.read_reply() {
@@ -225,7 +247,18 @@ fn pipeline_beside_quiet_connections(
         }
         sent += BATCH as u64;
     }
-    (sent, refused)
+    let Reply::Bulk(Some(list)) = quiet[0].cmd(&["CLIENT", "LIST"]) else {
+        panic!("CLIENT LIST is a bulk string")
+    };
+    let mut flags: Vec<String> = String::from_utf8_lossy(&list)
+        .lines()
+        .map(|l| {
+            let field = |k: &str| l.split(' ').find_map(|f| f.strip_prefix(k)).unwrap_or("?");
+            format!("{}:{}", field("name="), field("hot="))
+        })
+        .collect();
+    flags.sort();
+    (sent, refused, flags.join(" "))
 }
 
 /// A deep pipeline beside connections that are merely open (a few requests a second together,
@@ -236,19 +269,23 @@ fn pipeline_beside_quiet_connections(
 #[test]
 fn a_deep_pipeline_beside_quiet_connections_is_served() {
     let node = start(&[]);
-    let (sent, refused) = pipeline_beside_quiet_connections(&node, Duration::from_secs(3), false);
+    let (sent, refused, hot) =
+        pipeline_beside_quiet_connections(&node, Duration::from_secs(3), false);
     assert_eq!(refused, 0, "{refused} of {sent} pipelined GETs refused");
+    assert_eq!(hot, ":0 :0 busy:0", "CLIENT LIST's hot flags (name:hot)");
     assert_eq!(stat(&node, "overload_refusals"), 0);
     println!("default: {sent} pipelined GETs in 3 s, none refused");
     drop(node);
 
     let strict = start(&["--bystander-rate-min", "0"]);
-    let (sent, refused) = pipeline_beside_quiet_connections(&strict, Duration::from_secs(20), true);
+    let (sent, refused, hot) =
+        pipeline_beside_quiet_connections(&strict, Duration::from_secs(20), true);
     assert!(
         refused > 0,
         "{sent} GETs, none refused with --bystander-rate-min 0"
     );
     assert!(stat(&strict, "overload_refusals") >= refused);
+    assert_eq!(hot, ":0 :0 busy:1", "CLIENT LIST's hot flags (name:hot)");
     println!("--bystander-rate-min 0: refusals after {sent} pipelined GETs");
 }
 
