@@ -2,11 +2,11 @@
 //! connections are closed, a client that does not read its replies is disconnected at the
 //! output-buffer limit without the node's memory following its backlog, clients that together
 //! buffer too much are shed biggest first, nested arrays and oversized inline lines are refused,
-//! and `CLIENT LIST` shows each connection's buffers, recent rate and hot flag. Everyone else keeps being
-//! served throughout. (Protocol errors and declared lengths are t30's.) Clients are served on
-//! `--connection-threads` threads of their own, or on the worker threads with 0, and threads
-//! that run out of work yield before they sleep unless `--yield-before-park false`. A deep
-//! pipeline beside connections that are merely open is not throttled for them.
+//! and `CLIENT LIST` shows each connection's buffers, recent rate and hot flag. Everyone else
+//! keeps being served throughout. (Protocol errors and declared lengths are t30's.) Clients are
+//! served on `--connection-threads` threads of their own, or on the worker threads with 0, and
+//! threads that run out of work yield before they sleep unless `--yield-before-park false`. A
+//! deep pipeline beside connections that are merely open is not throttled for them.
 
 use std::time::{Duration, Instant};
 
