@@ -153,6 +153,11 @@ fn nesting_and_long_inline_lines_are_refused() {
     assert_serves(&mut bystander);
 }
 
+/// The value of `key` (with its `=`) in one line of `CLIENT LIST`.
+fn client_field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
+    line.split(' ').find_map(|f| f.strip_prefix(key))
+}
+
 /// `CLIENT LIST` shows each connection's query and output buffers and its recent request rate.
 #[test]
 fn client_list_shows_rates() {
@@ -189,9 +194,7 @@ fn client_list_shows_rates() {
                     return Err(format!("no {field} in {line}"));
                 }
             }
-            let rate: f64 = line
-                .split(' ')
-                .find_map(|f| f.strip_prefix("rate="))
+            let rate: f64 = client_field(line, "rate=")
                 .and_then(|v| v.parse().ok())
                 .ok_or_else(|| format!("no rate= in {line}"))?;
             check(rate >= 100.0, || line.to_string()).map(|()| rate)
@@ -253,7 +256,7 @@ fn pipeline_beside_quiet_connections(
     let mut flags: Vec<String> = String::from_utf8_lossy(&list)
         .lines()
         .map(|l| {
-            let field = |k: &str| l.split(' ').find_map(|f| f.strip_prefix(k)).unwrap_or("?");
+            let field = |k: &str| client_field(l, k).unwrap_or("?");
             format!("{}:{}", field("name="), field("hot="))
         })
         .collect();

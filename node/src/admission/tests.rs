@@ -28,16 +28,22 @@ fn requests(g: &ClientGuard, n: u64) {
     g.state.commands.fetch_add(n, Ordering::Relaxed);
 }
 
+/// Folds the requests counted so far into every client's rate as one tick of one second, with
+/// a half-life of one second: each rate becomes half of that second's requests.
+fn one_half_life(reg: &Clients) {
+    update_rates(&reg.list(), Duration::from_secs(1), Duration::from_secs(1));
+}
+
 #[test]
 fn rate_decays_with_the_half_life() {
     let (reg, g) = clients(1);
     requests(&g[0], 1000);
-    update_rates(&reg.list(), Duration::from_secs(1), Duration::from_secs(1));
+    one_half_life(&reg);
     assert!(
         (g[0].state.rate() - 500.0).abs() < 1e-6,
         "half of 1000/s after one half-life"
     );
-    update_rates(&reg.list(), Duration::from_secs(1), Duration::from_secs(1));
+    one_half_life(&reg);
     assert!(
         (g[0].state.rate() - 250.0).abs() < 1e-6,
         "idle: halves again"
@@ -52,11 +58,7 @@ fn hot_is_relative_to_the_other_active_clients() {
     for c in &g[1..11] {
         requests(c, 50);
     }
-    update_rates(
-        &reg.list(),
-        Duration::from_secs(1),
-        Duration::from_millis(1000),
-    );
+    one_half_life(&reg);
     assert_eq!(mark_hot(&reg.list(), 4.0, 10.0), 1);
     assert!(g[0].state.hot.load(Ordering::Relaxed));
     assert!(!g[5].state.hot.load(Ordering::Relaxed));
@@ -67,19 +69,11 @@ fn hot_is_relative_to_the_other_active_clients() {
     for c in &g {
         requests(c, 2_000);
     }
-    update_rates(
-        &reg.list(),
-        Duration::from_secs(1),
-        Duration::from_millis(1000),
-    );
+    one_half_life(&reg);
     assert_eq!(mark_hot(&reg.list(), 4.0, 10.0), 0);
     let (reg, g) = clients(3);
     requests(&g[0], 100_000);
-    update_rates(
-        &reg.list(),
-        Duration::from_secs(1),
-        Duration::from_millis(1000),
-    );
+    one_half_life(&reg);
     assert_eq!(
         mark_hot(&reg.list(), 4.0, 10.0),
         0,
@@ -94,11 +88,7 @@ fn hot_is_relative_to_the_other_active_clients() {
     for (c, n) in g[1..].iter().zip([1, 2, 3]) {
         requests(c, n);
     }
-    update_rates(
-        &reg.list(),
-        Duration::from_secs(1),
-        Duration::from_millis(1000),
-    );
+    one_half_life(&reg);
     assert_eq!(mark_hot(&reg.list(), 4.0, 10.0), 0, "quiet neighbours");
     assert_eq!(
         mark_hot(&reg.list(), 4.0, 0.0),
@@ -113,11 +103,7 @@ fn hot_is_relative_to_the_other_active_clients() {
     for c in &g[1..] {
         requests(c, 5);
     }
-    update_rates(
-        &reg.list(),
-        Duration::from_secs(1),
-        Duration::from_millis(1000),
-    );
+    one_half_life(&reg);
     assert_eq!(mark_hot(&reg.list(), 4.0, 10.0), 1, "many slow neighbours");
     assert!(g[0].state.hot.load(Ordering::Relaxed));
 }
