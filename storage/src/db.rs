@@ -147,46 +147,7 @@ impl Store {
             Err(std::fs::TryLockError::Error(e)) => return Err(io_err(e)),
         }
         let db_dir = dir.join("db");
-        let mut db_opts = Options::default();
-        db_opts.create_if_missing(true);
-        db_opts.create_missing_column_families(true);
-        // A torn tail record after a crash is dropped; everything before it is kept. Nothing in a
-        // torn record was acknowledged, because acknowledgement waits for the sync.
-        db_opts.set_wal_recovery_mode(rocksdb::DBRecoveryMode::PointInTime);
-        db_opts.increase_parallelism(2);
-        // WAL records wait in RocksDB's buffer until the flusher's `FlushWAL(sync)` writes and
-        // syncs them together: one write(2) per sync instead of one per write batch. Nothing is
-        // acknowledged before that sync either way; a crash loses only unacknowledged appends and
-        // applies the log still holds. A sync write (`set_sync`) writes the buffer out first.
-        db_opts.set_manual_wal_flush(true);
-        let cache = rocksdb::Cache::new_lru_cache(opts.block_cache_bytes);
-        let mut table = rocksdb::BlockBasedOptions::default();
-        table.set_block_cache(&cache);
-        table.set_bloom_filter(10.0, false);
-        let cfs = keys::ALL_CFS.iter().map(|name| {
-            let mut o = Options::default();
-            o.set_block_based_table_factory(&table);
-            if *name != keys::CF_LOG {
-                o.set_compression_type(rocksdb::DBCompressionType::Lz4);
-            }
-            if *name == keys::CF_META {
-                // Apply rewrites the applied-state key on every group and the log its commit
-                // point: a small memtable keeps that skiplist of versions of a few keys in cache.
-                o.set_write_buffer_size(META_MEMTABLE_BYTES);
-            }
-            if *name == keys::CF_DATA {
-                // A bloom filter over the memtable's whole keys: a write to a new key (SET, INCR,
-                // MSET) looks its old record up first, and a miss otherwise walks the skiplist.
-                o.set_memtable_prefix_bloom_ratio(0.05);
-                o.set_memtable_whole_key_filtering(true);
-                // Every write of a record inserts into the memtable by a skiplist walk, one cache
-                // miss per level: with RocksDB's default 64 MiB, 9% of the machine's CPU under
-                // SET load (3 nodes, 2 cores) went to that walk; with 8 MiB, 4.8%, and SET gained
-                // 10-25% (issue 7's note). More, smaller flushes are the price.
-                o.set_write_buffer_size(opts.data_memtable_bytes);
-            }
-            ColumnFamilyDescriptor::new(*name, o)
-        });
+        let (db_opts, cfs) = db_options(opts);
         let db = DB::open_cf_descriptors(&db_opts, &db_dir, cfs).map_err(|e| OpenError::Db {
             dir: dir.to_path_buf(),
             detail: e.to_string(),
@@ -420,6 +381,53 @@ fn run_flusher(db: Arc<DB>, rx: mpsc::Receiver<FlushCallback>, stats: Arc<StoreS
             cb(res.clone().map_err(io::Error::other));
         }
     }
+}
+
+/// The RocksDB options of a node's store: the DB's, and each column family's (`keys::ALL_CFS`).
+/// Public so that the storage floor benchmark (`examples/write_floor.rs`) measures RocksDB as
+/// the node configures it.
+pub fn db_options(opts: &StoreOptions) -> (Options, Vec<ColumnFamilyDescriptor>) {
+    let mut db_opts = Options::default();
+    db_opts.create_if_missing(true);
+    db_opts.create_missing_column_families(true);
+    // A torn tail record after a crash is dropped; everything before it is kept. Nothing in a
+    // torn record was acknowledged, because acknowledgement waits for the sync.
+    db_opts.set_wal_recovery_mode(rocksdb::DBRecoveryMode::PointInTime);
+    db_opts.increase_parallelism(2);
+    // WAL records wait in RocksDB's buffer until the flusher's `FlushWAL(sync)` writes and
+    // syncs them together: one write(2) per sync instead of one per write batch. Nothing is
+    // acknowledged before that sync either way; a crash loses only unacknowledged appends and
+    // applies the log still holds. A sync write (`set_sync`) writes the buffer out first.
+    db_opts.set_manual_wal_flush(true);
+    let cache = rocksdb::Cache::new_lru_cache(opts.block_cache_bytes);
+    let mut table = rocksdb::BlockBasedOptions::default();
+    table.set_block_cache(&cache);
+    table.set_bloom_filter(10.0, false);
+    let cfs = keys::ALL_CFS.iter().map(|name| {
+        let mut o = Options::default();
+        o.set_block_based_table_factory(&table);
+        if *name != keys::CF_LOG {
+            o.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        }
+        if *name == keys::CF_META {
+            // Apply rewrites the applied-state key on every group and the log its commit
+            // point: a small memtable keeps that skiplist of versions of a few keys in cache.
+            o.set_write_buffer_size(META_MEMTABLE_BYTES);
+        }
+        if *name == keys::CF_DATA {
+            // A bloom filter over the memtable's whole keys: a write to a new key (SET, INCR,
+            // MSET) looks its old record up first, and a miss otherwise walks the skiplist.
+            o.set_memtable_prefix_bloom_ratio(0.05);
+            o.set_memtable_whole_key_filtering(true);
+            // Every write of a record inserts into the memtable by a skiplist walk, one cache
+            // miss per level: with RocksDB's default 64 MiB, 9% of the machine's CPU under
+            // SET load (3 nodes, 2 cores) went to that walk; with 8 MiB, 4.8%, and SET gained
+            // 10-25% (issue 7's note). More, smaller flushes are the price.
+            o.set_write_buffer_size(opts.data_memtable_bytes);
+        }
+        ColumnFamilyDescriptor::new(*name, o)
+    });
+    (db_opts, cfs.collect())
 }
 
 pub(crate) fn db_err(e: rocksdb::Error) -> StorageError {

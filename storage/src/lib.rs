@@ -28,7 +28,7 @@ pub mod types;
 
 pub use cache::RecordCacheStats;
 pub use codec::byte_strings;
-pub use db::{Identity, OpenError, Store, StoreOptions, StoreSizes, StoreStats};
+pub use db::{db_options, Identity, OpenError, Store, StoreOptions, StoreSizes, StoreStats};
 pub use kv::{
     Applier, CollMeta, Entries, Kind, KvRead, KvWrite, MemberRange, Record, ScanPage, ShardRead,
     Sub,
