@@ -15,9 +15,10 @@
 //! SET done by every replica (so `writes_per_s` bounds a cluster's SET rate) and the CPU is the
 //! process's (every replica's thread plus RocksDB's flush and compaction threads).
 //!
-//! `MODE=log` leaves the records out (the log's share of the floor). `MODE=aof` instead appends each batch as RESP `SET` commands to a plain file and `fdatasync`s
-//! it, as Redis's `appendfsync always` does: the same machine's floor for that.
-//! `DATA_MEMTABLE_MIB` overrides the records' memtable size (the node's `data_memtable_bytes`).
+//! `MODE=log` leaves the records out (the log's share of the floor). `MODE=aof` instead appends
+//! each batch as RESP `SET` commands to a plain file and `fdatasync`s it, as Redis's
+//! `appendfsync always` does: the same machine's floor for that. `DATA_MEMTABLE_MIB` overrides
+//! the records' memtable size (the node's `data_memtable_bytes`).
 
 use std::io::Write;
 use std::time::Instant;
@@ -129,9 +130,10 @@ fn aof(path: std::path::PathBuf, load: &Load, seed: u64) {
 
 fn main() {
     let replicas = env_usize("REPLICAS", 3);
+    let batch = env_usize("BATCH", 50).max(1);
     let load = Load {
-        batch: env_usize("BATCH", 50).max(1),
-        batches: env_usize("WRITES", 200_000) / env_usize("BATCH", 50).max(1),
+        batch,
+        batches: env_usize("WRITES", 200_000) / batch,
         value_size: env_usize("VALUE_SIZE", 100),
         keyspace: env_usize("KEYSPACE", 100_000).max(1) as u64,
     };

@@ -6,7 +6,7 @@
 # `storage/examples/write_floor.rs` does only that, 3 replicas at once, with no Raft, no network,
 # no RESP and no client, in batches as large as the benchmark's clients could ever make (50 at
 # -P 1, 50 x 16 at -P 16), and reports the SETs per second all 3 replicas complete: no 3-node
-# cluster storing its records in RocksDB, as DESIGN.md has it, can go faster on this machine.
+# cluster storing its records in RocksDB, as tanli does, can go faster on this machine.
 # It prints, per pipeline depth and in medians of $ROUNDS rounds:
 #   redis-fsync      redis-benchmark SET against redis-server --appendfsync always
 #   floor-3          3 replicas: log + sync + records (the floor of a 3-node cluster)
