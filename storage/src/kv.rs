@@ -246,6 +246,11 @@ pub trait KvWrite: KvRead {
     /// A collection version no instance in this shard has had. Deterministic: derived from the
     /// log index of the entry being applied.
     fn new_version(&mut self) -> u64;
+    /// Hints that the records of `keys` are about to be read, so that their lookups' cache
+    /// misses overlap (a batch of writes names them before it runs). Changes nothing.
+    fn prefetch(&self, keys: &[&[u8]]) {
+        let _ = keys;
+    }
     /// Remove every record of this shard (`FLUSHDB`/`FLUSHALL`). The exactly-once table stays.
     fn clear(&mut self) -> Result<(), StorageError>;
     /// What the exactly-once table knows of request `id` (see `dedup.rs`).

@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::sync::Arc;
 
+use foldhash::fast::RandomState;
 use futures::StreamExt;
 use openraft::entry::RaftEntry;
 use openraft::storage::{EntryResponder, RaftStateMachine};
@@ -110,7 +111,7 @@ impl StateMachine {
                 db,
                 meta,
                 meta_overlay: BTreeMap::new(),
-                entry_floors: HashMap::new(),
+                entry_floors: HashMap::default(),
                 log_time_ms: state.log_time_ms,
                 data,
                 expiry: self.store.cf(keys::CF_EXPIRY)?,
@@ -120,7 +121,7 @@ impl StateMachine {
                 version_seq: 0,
                 shard: self.shard,
                 batch: &mut batch,
-                overlay: HashMap::new(),
+                overlay: HashMap::default(),
                 cleared: false,
                 count: &mut state.record_count,
                 expiring: &mut state.expiring_count,
@@ -267,7 +268,7 @@ struct Txn<'a> {
     /// `meta` CF keys written (`Some`) or deleted (`None`) by this group: the exactly-once table.
     meta_overlay: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
     /// Per client: replies with a lower sequence number were range-deleted by this group.
-    entry_floors: HashMap<u64, u64>,
+    entry_floors: HashMap<u64, u64, RandomState>,
     /// The log time of the entry being applied.
     log_time_ms: u64,
     data: &'a ColumnFamily,
@@ -275,7 +276,7 @@ struct Txn<'a> {
     shard: ShardId,
     batch: &'a mut WriteBatch,
     /// Data key → the record as this group leaves it (`None`: deleted).
-    overlay: HashMap<Vec<u8>, Option<Record>>,
+    overlay: HashMap<Vec<u8>, Option<Record>, RandomState>,
     /// Set by `clear`: keys not in the overlay are gone.
     cleared: bool,
     sub: &'a ColumnFamily,
@@ -473,6 +474,17 @@ impl KvWrite for Txn<'_> {
             self.subs.delete_range(lo, hi);
         }
         Ok(())
+    }
+
+    fn prefetch(&self, user_keys: &[&[u8]]) {
+        if self.cleared {
+            return;
+        }
+        for window in user_keys.chunks(crate::cache::PREFETCH_MAX) {
+            let data: Vec<Vec<u8>> = window.iter().map(|k| keys::data(self.shard, k)).collect();
+            let data: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
+            self.records.prefetch(&data);
+        }
     }
 
     fn new_version(&mut self) -> u64 {
