@@ -17,7 +17,9 @@
 # RocksDB's flushes and compactions included; redis: redis-server's, not redis-benchmark's).
 #
 # Not a test and not run by CI. Needs redis-server, redis-cli, redis-benchmark and:
-#   cargo build --release -p tanli-storage --example write_floor && tests/bench/storage_floor.sh
+#   cargo build --release --workspace --examples && tests/bench/storage_floor.sh
+# (with --workspace, RocksDB is built with the features the whole workspace asks for, as for the
+# node, and reused; `-p tanli-storage` alone asks for fewer and compiles RocksDB's C++ again).
 # Environment: REQUESTS (200000 SETs per redis row), FLOOR_WRITES (400000 per floor row at -P 1,
 # 4x that at -P 16), CLIENTS (50), KEYSPACE (100000), VALUE_SIZE (100), ROUNDS (3),
 # WRITE_FLOOR_BIN (default: $CARGO_TARGET_DIR or ./target, release/examples/write_floor).
@@ -36,7 +38,7 @@ TARGETS=redis-fsync
 source "$(dirname "$0")/lib.sh"
 FLOOR=${WRITE_FLOOR_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/examples/write_floor}
 if [[ ! -x $FLOOR ]]; then
-    echo "error: no write_floor at $FLOOR; run: cargo build --release -p tanli-storage --example write_floor" >&2
+    echo "error: no write_floor at $FLOOR; run: cargo build --release --workspace --examples" >&2
     exit 1
 fi
 
