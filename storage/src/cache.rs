@@ -44,10 +44,12 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::SeqCst};
 use std::sync::{Mutex, MutexGuard};
 
+use crate::keys;
 use crate::prefetch;
 use crate::table::Table;
 
 use crate::kv::{Kind, Record};
+use crate::types::ShardId;
 
 /// What a lookup found.
 pub(crate) enum Lookup<T = Option<Record>> {
@@ -332,6 +334,16 @@ impl RecordCache {
         for &hash in &hashes[..keys.len()] {
             let stripe = lock(&self.stripes[stripe_index(hash)].0);
             stripe.young.each_of(hash, |e| prefetch::bytes(&e.0));
+        }
+    }
+
+    /// [`RecordCache::prefetch`] of the records of `user_keys` in `shard` (their data keys,
+    /// `keys::data`), [`PREFETCH_MAX`] keys at a time.
+    pub(crate) fn prefetch_user_keys(&self, shard: ShardId, user_keys: &[&[u8]]) {
+        for window in user_keys.chunks(PREFETCH_MAX) {
+            let data: Vec<Vec<u8>> = window.iter().map(|k| keys::data(shard, k)).collect();
+            let data: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
+            self.prefetch(&data);
         }
     }
 

@@ -61,12 +61,9 @@ impl ShardReader {
     /// changes nothing a read returns.
     pub fn prefetch(&self, user_keys: &[&[u8]]) {
         let n = user_keys.len().min(crate::cache::PREFETCH_MAX);
-        let data: Vec<Vec<u8>> = user_keys[..n]
-            .iter()
-            .map(|k| keys::data(self.shard, k))
-            .collect();
-        let data: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
-        self.store.records.prefetch(&data);
+        self.store
+            .records
+            .prefetch_user_keys(self.shard, &user_keys[..n]);
     }
 
     /// Runs `read` against one point-in-time view of the shard: every record and element it

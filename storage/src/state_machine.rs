@@ -480,11 +480,7 @@ impl KvWrite for Txn<'_> {
         if self.cleared {
             return;
         }
-        for window in user_keys.chunks(crate::cache::PREFETCH_MAX) {
-            let data: Vec<Vec<u8>> = window.iter().map(|k| keys::data(self.shard, k)).collect();
-            let data: Vec<&[u8]> = data.iter().map(Vec::as_slice).collect();
-            self.records.prefetch(&data);
-        }
+        self.records.prefetch_user_keys(self.shard, user_keys);
     }
 
     fn new_version(&mut self) -> u64 {
